@@ -1,0 +1,90 @@
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+##@ Settings (override on the command line: make push IMAGE=eeg TAG=v1)
+IMAGE ?= eeg
+TAG ?=
+REGISTRY ?=
+BASE_IMAGE ?=
+GPU ?=
+RUNNER ?=
+PYTHON ?= python3
+
+VENV := .venv
+BIN := $(VENV)/bin
+BATS := node_modules/.bin/bats
+export PATH := $(abspath $(BIN)):$(PATH)
+
+##@ Run
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m [VAR=value]\n"} \
+	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+.PHONY: local
+local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engine answers, natively otherwise (RUNNER=docker|native)
+	RUNNER="$(RUNNER)" BASE_IMAGE="$(BASE_IMAGE)" ./train_local.sh "$(IMAGE)"
+
+.PHONY: sample-data
+sample-data: $(VENV)/.installed ## Regenerate test_dir/input/data/training/output_dict.pkl
+	$(BIN)/python make_sample_data.py
+
+##@ Ship to SageMaker
+
+.PHONY: build
+build: ## Build the image locally for linux/amd64 (IMAGE, TAG, BASE_IMAGE, GPU=1)
+	@echo "make build: not implemented yet (issue: make push)" >&2; exit 1
+
+.PHONY: push
+push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, REGISTRY, BASE_IMAGE)
+	@echo "make push: not implemented yet (issue: make push)" >&2; exit 1
+
+.PHONY: upload
+upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI
+	@echo "make upload: not implemented yet (issue: make submit)" >&2; exit 1
+
+.PHONY: submit
+submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::...)
+	@echo "make submit: not implemented yet (issue: make submit)" >&2; exit 1
+
+##@ Development
+
+.PHONY: test
+test: $(VENV)/.installed node_modules/.installed ## Run the tests (pytest and bats; starts and stops its own moto server)
+	$(BIN)/pytest
+	$(BATS) tests
+
+.PHONY: test-container
+test-container: $(VENV)/.installed node_modules/.installed ## Container tests: real Docker engine, registry and moto (root, Linux)
+	@echo "make test-container: not implemented yet (issue: make push)" >&2; exit 1
+
+.PHONY: lint
+lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
+	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+.PHONY: clean
+clean: ## Remove what local runs wrote into test_dir, and the caches (keeps .venv)
+	rm -rf test_dir/model/* test_dir/output/* test_dir/checkpoints .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+.PHONY: distclean
+distclean: clean ## Also remove .venv and node_modules
+	rm -rf $(VENV) node_modules
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@

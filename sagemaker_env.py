@@ -1,0 +1,238 @@
+"""The SageMaker training-container contract, in one place.
+
+Everything that reads what SageMaker gives the container (paths, hyperparameters,
+channels, resource config) or tells SageMaker how the job went (the failure file, the
+metric log lines) lives here, so the model code in train.py can be replaced without
+touching it. Reference: SAGEMAKER_CONTRACT.md and the "/opt/ml" table in README.md.
+
+Nothing runs at import: paths are computed from SAGEMAKER_BASE_DIR when asked for, so
+tests can point a whole run at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# SageMaker truncates the failure reason to this many characters.
+FAILURE_REASON_LIMIT = 1024
+
+# Log lines that SageMaker turns into metrics. train.py prints with format_* below and
+# submit.py sends METRIC_DEFINITIONS with the job, so the two can never disagree.
+_NUMBER = r"([-+]?(?:[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
+METRIC_DEFINITIONS: list[dict[str, str]] = [
+    {"Name": "train:loss", "Regex": rf"epoch=[0-9]+/[0-9]+ loss={_NUMBER}"},
+    {"Name": "train:accuracy", "Regex": rf"epoch=[0-9]+/[0-9]+ .*? accuracy={_NUMBER}"},
+    {"Name": "validation:loss", "Regex": rf"epoch=[0-9]+/[0-9]+ .*?val_loss={_NUMBER}"},
+    {"Name": "validation:accuracy", "Regex": rf"epoch=[0-9]+/[0-9]+ .*?val_accuracy={_NUMBER}"},
+    {"Name": "test:loss", "Regex": rf"test_loss={_NUMBER}"},
+    {"Name": "test:accuracy", "Regex": rf"test_accuracy={_NUMBER}"},
+]
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is the one line they will read."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The /opt/ml tree, rooted at SAGEMAKER_BASE_DIR so it also works outside a container."""
+
+    base: Path
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        return cls(Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")))
+
+    @property
+    def config(self) -> Path:
+        # hyperparameters.json, resourceconfig.json, inputdataconfig.json, checkpointconfig.json
+        return self.base / "input" / "config"
+
+    @property
+    def data(self) -> Path:
+        # one folder per channel named in the job's InputDataConfig
+        return self.base / "input" / "data"
+
+    @property
+    def model(self) -> Path:
+        # tarred to <output_path>/<job>/output/model.tar.gz after the container exits
+        return self.base / "model"
+
+    @property
+    def output_data(self) -> Path:
+        # tarred to output.tar.gz beside model.tar.gz
+        return self.base / "output" / "data"
+
+    @property
+    def failure(self) -> Path:
+        # its first 1024 characters become the job's FailureReason
+        return self.base / "output" / "failure"
+
+    @property
+    def checkpoints(self) -> Path:
+        # synced to S3 when the job sets CheckpointConfig, restored at start (spot restarts)
+        return self.base / "checkpoints"
+
+    def channel(self, name: str) -> Path:
+        return self.data / name
+
+
+def read_json_config(paths: Paths, name: str, default: Any) -> Any:
+    """Reads input/config/<name>; a missing file gives default, a malformed one an error."""
+    path = paths.config / name
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}): fix or delete it") from None
+
+
+def resource_config(paths: Paths) -> dict[str, Any]:
+    """The host names of this job; a single host called algo-1 when run by hand."""
+    config = read_json_config(paths, "resourceconfig.json", {})
+    return {"current_host": "algo-1", "hosts": ["algo-1"], **config}
+
+
+def checkpointing_requested(paths: Paths) -> bool:
+    """True when the job set CheckpointConfig, i.e. SageMaker will sync the folder to S3."""
+    return (paths.config / "checkpointconfig.json").exists()
+
+
+def parse_hyperparameters(
+    raw: Any,
+    defaults: Mapping[str, Any],
+    accepted: Mapping[str, tuple[Any, ...]],
+) -> dict[str, Any]:
+    """Returns defaults overridden by raw, each value parsed to its default's type.
+
+    SageMaker always sends strings, but each client encodes them its own way: SDK v2's
+    Estimator sends str(value) ("True"), its framework estimators json.dumps(value)
+    ("\\"adam\\""), SDK v3 json.dumps for non-strings ("true"). All are accepted.
+    accepted[name] is either (low, high), an inclusive range, or the allowed strings.
+    Names starting with "sagemaker_" or "_" are the platform's own (tuning jobs add
+    _tuning_objective_metric) and are ignored.
+    """
+    if not isinstance(raw, dict):
+        raise UserError("hyperparameters.json must hold a JSON object of name: string pairs")
+    values = dict(defaults)
+    for name, value in raw.items():
+        if name.startswith(("sagemaker_", "_")):
+            continue
+        if name not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise UserError(f"unknown hyperparameter '{name}': accepted names are {known}")
+        values[name] = _parse_value(name, value, defaults[name], accepted.get(name, ()))
+    return values
+
+
+def _parse_value(name: str, value: Any, default: Any, accepted: tuple[Any, ...]) -> Any:
+    text = _unquote(value)
+    kind = type(default)
+    described = _describe(kind, accepted)
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError(text)
+            parsed: Any = text.lower() == "true"
+        elif kind is int:
+            parsed = int(text)
+        elif kind is float:
+            parsed = float(text)
+            if parsed != parsed or parsed in (float("inf"), float("-inf")):
+                raise ValueError(text)
+        else:
+            parsed = text
+    except ValueError:
+        raise UserError(f"hyperparameter {name}={value!r} is not valid: use {described}") from None
+    if accepted and not _is_accepted(parsed, accepted):
+        raise UserError(f"hyperparameter {name}={value!r} is out of range: use {described}")
+    return parsed
+
+
+def _unquote(value: Any) -> str:
+    """Turns "3" into 3 and "\\"adam\\"" into adam: strips one layer of JSON string quoting."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    text = text.strip()
+    if text.startswith('"'):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(decoded, str):
+            return decoded.strip()
+    return text
+
+
+def _is_accepted(value: Any, accepted: tuple[Any, ...]) -> bool:
+    if all(isinstance(option, str) for option in accepted):
+        return value in accepted
+    low, high = accepted
+    return low <= value <= high
+
+
+def _describe(kind: type, accepted: tuple[Any, ...]) -> str:
+    if accepted and all(isinstance(option, str) for option in accepted):
+        return "one of " + ", ".join(accepted)
+    noun = {bool: "true or false", int: "an integer", float: "a number"}.get(kind, "a string")
+    if accepted:
+        return f"{noun} from {accepted[0]} to {accepted[1]}"
+    return noun
+
+
+def one_line(message: str) -> str:
+    """The failure file holds one readable line of at most FAILURE_REASON_LIMIT characters."""
+    line = " ".join(message.split())
+    if len(line) > FAILURE_REASON_LIMIT:
+        line = line[: FAILURE_REASON_LIMIT - 3] + "..."
+    return line
+
+
+def report_failure(paths: Paths, message: str) -> None:
+    """Writes the reason SageMaker shows for a failed job, and the same line to stderr."""
+    line = one_line(message)
+    print(f"train: error: {line}", file=sys.stderr, flush=True)
+    try:
+        paths.failure.parent.mkdir(parents=True, exist_ok=True)
+        paths.failure.write_text(line + "\n", encoding="utf-8")
+    except OSError as error:
+        print(f"train: cannot write {paths.failure}: {error}", file=sys.stderr)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Writes a file under a temporary name, then renames it: readers never see half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide results from other users
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def format_epoch_line(epoch: int, epochs: int, metrics: Mapping[str, float], seconds: float) -> str:
+    """epoch=3/100 loss=0.4121 accuracy=0.8125 val_loss=0.4410 val_accuracy=0.7900 time=1.42s"""
+    names = ("loss", "accuracy", "val_loss", "val_accuracy")
+    fields = " ".join(f"{name}={metrics[name]:.4f}" for name in names if name in metrics)
+    return f"epoch={epoch}/{epochs} {fields} time={seconds:.2f}s"
+
+
+def format_test_line(loss: float, accuracy: float) -> str:
+    """test_loss=0.3012 test_accuracy=0.9250"""
+    return f"test_loss={loss:.4f} test_accuracy={accuracy:.4f}"
+
+
+def metric_patterns() -> dict[str, re.Pattern[str]]:
+    """METRIC_DEFINITIONS compiled, for tests and log readers."""
+    return {item["Name"]: re.compile(item["Regex"]) for item in METRIC_DEFINITIONS}

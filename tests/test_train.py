@@ -1,0 +1,167 @@
+"""./train end to end on small /opt/ml trees: what a successful job leaves behind."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+
+import numpy as np
+
+from sagemaker_env import METRIC_DEFINITIONS, metric_patterns
+
+
+def test_training_writes_the_model_metadata_and_history(opt_ml):
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert opt_ml.model_file.stat().st_size > 0
+    metadata = opt_ml.metadata()
+    assert metadata["input_width"] == 2000
+    assert metadata["class_names"] == ["0", "1"]
+    assert metadata["features"]["transform"] == "fft"
+    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 1001
+    assert set(metadata["metrics"]) >= {"loss", "accuracy", "test_loss", "test_accuracy"}
+    rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert not opt_ml.failure_file.exists()
+    assert not list((opt_ml.base / "model").glob(".*")), "a temporary file was left in model/"
+
+
+def test_every_metric_regex_reads_a_value_from_the_log(opt_ml):
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    for name, pattern in metric_patterns().items():
+        values = [float(m.group(1)) for m in map(pattern.search, result.stdout.splitlines()) if m]
+        expected = 1 if name.startswith("test:") else 2
+        assert len(values) == expected, f"{name} matched {len(values)} lines"
+
+
+def test_each_epoch_prints_one_line_with_its_number_metrics_and_time(opt_ml):
+    result = opt_ml.run()
+
+    epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch=")]
+    assert [line.split()[0] for line in epoch_lines] == ["epoch=1/2", "epoch=2/2"]
+    assert all(" val_accuracy=" in line and line.endswith("s") for line in epoch_lines)
+
+
+def test_the_log_opens_with_the_hardware_and_software_it_ran_on(opt_ml):
+    result = opt_ml.run()
+
+    assert "cores=" in result.stdout and "memory=" in result.stdout
+    assert "tensorflow=" in result.stdout and "keras=" in result.stdout
+
+
+def test_the_metric_definitions_fit_sagemakers_limits():
+    assert len(METRIC_DEFINITIONS) <= 40
+    assert all(len(item["Regex"]) <= 500 for item in METRIC_DEFINITIONS)
+
+
+def test_hyperparameters_in_framework_estimator_encoding_are_used(opt_ml):
+    opt_ml.hyperparameters(
+        {"epochs": '"1"', "features": '"raw"', "learning_rate": "0.0005", "batch_size": "16"}
+    )
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    used = opt_ml.metadata()["hyperparameters"]
+    assert used["epochs"] == 1 and used["features"] == "raw" and used["learning_rate"] == 0.0005
+    assert opt_ml.metadata()["features"]["width"] == 2000
+
+
+def test_an_npz_with_integer_labels_trains(opt_ml):
+    (opt_ml.training / "output_dict.pkl").unlink()
+    rng = np.random.default_rng(0)
+    np.savez(
+        opt_ml.training / "eeg.npz",
+        x_train=rng.normal(size=(24, 64)).astype(np.float32),
+        y_train=np.arange(24) % 3,
+    )
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert opt_ml.metadata()["class_names"] == ["0", "1", "2"]
+    assert "test_loss" not in opt_ml.metadata()["metrics"]
+
+
+def test_a_validation_channel_replaces_the_held_out_fraction(opt_ml):
+    rng = np.random.default_rng(1)
+    np.savez(
+        opt_ml.channel("validation") / "validation.npz",
+        x_train=rng.normal(size=(6, 2000)).astype(np.float32),
+        y_train=np.eye(2)[np.arange(6) % 2],
+    )
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "train=30 validation=6 test=10" in result.stdout
+
+
+def test_a_test_channel_replaces_the_test_rows_of_the_training_file(opt_ml):
+    rng = np.random.default_rng(2)
+    np.savez(
+        opt_ml.channel("test") / "test.npz",
+        x_test=rng.normal(size=(4, 2000)).astype(np.float32),
+        y_test=np.arange(4) % 2,
+    )
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert " test=4 " in result.stdout
+
+
+def test_sigterm_stops_training_saves_a_checkpoint_and_writes_no_model(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1000", "batch_size": "8"})
+    process = opt_ml.start(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for line in process.stdout:
+        if line.startswith("epoch=1/"):
+            break
+    process.send_signal(signal.SIGTERM)
+
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 143
+    assert (opt_ml.base / "checkpoints" / "algo-1.keras").exists()
+    assert "stopped by SIGTERM" in opt_ml.failure_file.read_text()
+    assert "stopped by SIGTERM" in stderr
+    assert not opt_ml.model_file.exists()
+
+
+def test_a_restarted_job_resumes_from_its_checkpoint(opt_ml):
+    (opt_ml.base / "input/config/checkpointconfig.json").write_text(
+        json.dumps({"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://bucket/checkpoints"})
+    )
+    opt_ml.hyperparameters({"epochs": "1", "batch_size": "8"})
+    assert opt_ml.run().returncode == 0
+    opt_ml.hyperparameters({"epochs": "2", "batch_size": "8"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "resuming from" in result.stdout
+    assert [line.split()[0] for line in result.stdout.splitlines() if line.startswith("epoch=")] == [
+        "epoch=2/2"
+    ]
+    rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+
+
+def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1", "seed": "3"})
+    first = opt_ml.run()
+    second = opt_ml.run()
+
+    def val_loss(result):
+        return [
+            line.split("val_loss=")[1].split()[0]
+            for line in result.stdout.splitlines()
+            if "val_loss=" in line
+        ]
+
+    assert val_loss(first) == val_loss(second)

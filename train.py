@@ -1,0 +1,349 @@
+"""Trains a Keras MLP that tells two classes of EEG recordings apart, the SageMaker way.
+
+SageMaker runs `docker run IMAGE train`; `train` execs this file. By hand:
+
+    make local                                   # the bundled sample, in Docker or natively
+    SAGEMAKER_BASE_DIR=test_dir ./train          # natively, on any /opt/ml-shaped folder
+
+Hyperparameters come from input/config/hyperparameters.json (all values strings, as
+SageMaker sends them) and override HYPERPARAMETERS below; an unknown name or a bad value
+stops the job with a message saying what is accepted. To bring your own model, replace
+build_model() and, if your data differs, eeg_data.features(); sagemaker_env.py holds
+the container contract and needs no change.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import eeg_data
+from sagemaker_env import (
+    Paths,
+    UserError,
+    checkpointing_requested,
+    format_epoch_line,
+    format_test_line,
+    parse_hyperparameters,
+    read_json_config,
+    report_failure,
+    resource_config,
+    write_atomically,
+)
+
+HYPERPARAMETERS: dict[str, Any] = {
+    # data
+    "features": "fft",  # fft: normalised FFT magnitude of each row; raw: the samples themselves
+    "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
+    # training
+    "epochs": 100,
+    "batch_size": 32,
+    "learning_rate": 0.001,  # Adam's step size
+    "seed": 42,  # fixes the validation split and the initial weights
+}
+# (low, high) is an inclusive range; a tuple of strings lists the accepted values.
+ACCEPTED: dict[str, tuple[Any, ...]] = {
+    "features": eeg_data.FEATURES,
+    "validation_fraction": (0.0, 0.9),
+    "epochs": (1, 100_000),
+    "batch_size": (1, 1_000_000),
+    "learning_rate": (1e-7, 10.0),
+    "seed": (0, 2**31 - 1),
+}
+HIDDEN_UNITS = (1024, 512, 256, 64)  # the original model's Dense layers, tanh activated
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+HISTORY_FILE = "history.csv"
+EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
+
+
+class Stopped(UserError):
+    """SageMaker sent SIGTERM (StopTrainingJob, MaxRuntime or a spot interruption)."""
+
+
+def main() -> int:
+    paths = Paths.from_env()
+    stop_requested: list[int] = []
+    # SageMaker sends SIGTERM, then SIGKILL 120 s later: finish the batch, checkpoint, leave.
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
+    try:
+        train(paths, stop_requested)
+    except Stopped as stopped:
+        report_failure(paths, str(stopped))
+        return EXIT_STOPPED
+    except UserError as error:
+        report_failure(paths, str(error))
+        return 1
+    except Exception as error:
+        traceback.print_exc()
+        report_failure(paths, f"training failed: {type(error).__name__}: {error}")
+        return 1
+    return 0
+
+
+def train(paths: Paths, stop_requested: list[int]) -> None:
+    remove_previous_results(paths)
+    hyperparameters = parse_hyperparameters(
+        read_json_config(paths, "hyperparameters.json", {}), HYPERPARAMETERS, ACCEPTED
+    )
+    host = resource_config(paths)["current_host"]
+    data = load_data(paths, hyperparameters)
+    print(
+        f"data: train={len(data['x_train'])} validation={len(data['x_val'])} "
+        f"test={len(data['x_test'])} samples_per_row={data['samples']} "
+        f"classes={len(data['class_names'])}",
+        flush=True,
+    )
+
+    # Imported here, not at the top, so submit.py can read HYPERPARAMETERS without TensorFlow.
+    import keras
+
+    print_info(paths)
+    keras.utils.set_random_seed(hyperparameters["seed"])
+    checkpoint = paths.checkpoints / f"{host}.keras"
+    checkpoint_state = paths.checkpoints / f"{host}.json"
+    history: list[dict[str, float]] = []
+    if checkpoint.exists() and checkpoint_state.exists():
+        model = keras.saving.load_model(checkpoint)
+        history = json.loads(checkpoint_state.read_text())["history"]
+        print(f"resuming from {checkpoint} after epoch {len(history)}", flush=True)
+    else:
+        model = build_model(keras, data["x_train"].shape[1], len(data["class_names"]))
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    if model.input_shape[-1] != data["x_train"].shape[1]:
+        raise UserError(
+            f"checkpoint {checkpoint} expects {model.input_shape[-1]} features but the data "
+            f"gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
+        )
+
+    epochs = hyperparameters["epochs"]
+    save_every_epoch = checkpointing_requested(paths)
+    epoch_started = time.monotonic()
+
+    def on_epoch_begin(epoch: int, logs: dict | None) -> None:
+        nonlocal epoch_started
+        epoch_started = time.monotonic()
+
+    def on_train_batch_end(batch: int, logs: dict | None) -> None:
+        if stop_requested:
+            model.stop_training = True
+
+    def on_epoch_end(epoch: int, logs: dict | None) -> None:
+        if stop_requested:
+            return  # an interrupted epoch is not recorded; a resumed job runs it again
+        seconds = time.monotonic() - epoch_started
+        metrics = {name: float(value) for name, value in (logs or {}).items()}
+        print(format_epoch_line(epoch + 1, epochs, metrics, seconds), flush=True)
+        history.append({"epoch": epoch + 1, **metrics, "time": round(seconds, 3)})
+        if save_every_epoch:
+            save_checkpoint(model, history, checkpoint, checkpoint_state)
+
+    callback = keras.callbacks.LambdaCallback(
+        on_epoch_begin=on_epoch_begin,
+        on_train_batch_end=on_train_batch_end,
+        on_epoch_end=on_epoch_end,
+    )
+    one_hot = keras.utils.to_categorical
+    n_classes = len(data["class_names"])
+    validation = None
+    if len(data["x_val"]):
+        validation = (data["x_val"], one_hot(data["y_val"], n_classes))
+    if len(history) < epochs:
+        model.fit(
+            data["x_train"],
+            one_hot(data["y_train"], n_classes),
+            validation_data=validation,
+            batch_size=hyperparameters["batch_size"],
+            epochs=epochs,
+            initial_epoch=len(history),
+            shuffle=True,
+            verbose=0,
+            callbacks=[callback],
+        )
+    if stop_requested:
+        save_checkpoint(model, history, checkpoint, checkpoint_state)
+        raise Stopped(
+            f"stopped by SIGTERM after epoch {len(history)} of {epochs}; checkpoint saved to "
+            f"{checkpoint}, no model written"
+        )
+
+    metrics = {name: value for name, value in history[-1].items() if name not in ("epoch", "time")}
+    if len(data["x_test"]):
+        # The test set is only ever looked at here, after every choice has been made.
+        test_loss, test_accuracy = model.evaluate(
+            data["x_test"], one_hot(data["y_test"], n_classes), verbose=0
+        )
+        metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
+        print(format_test_line(test_loss, test_accuracy), flush=True)
+
+    metadata = {
+        "input_width": data["samples"],
+        "class_names": data["class_names"],
+        "features": {
+            "transform": hyperparameters["features"],
+            "width": int(data["x_train"].shape[1]),
+            "mean": data["mean"].tolist(),
+            "std": data["std"].tolist(),
+        },
+        "hyperparameters": hyperparameters,
+        "metrics": metrics,
+        "versions": {"keras": keras.__version__, "python": platform.python_version()},
+    }
+    write_atomically(paths.output_data / HISTORY_FILE, history_csv(history))
+    publish_model(paths.model, model, metadata)
+    print(f"model saved to {paths.model / MODEL_FILE}", flush=True)
+
+
+def build_model(keras: Any, input_width: int, n_classes: int) -> Any:
+    """The original network: Dense 1024-512-256-64 with tanh, softmax over the classes."""
+    layers = [keras.Input(shape=(input_width,))]
+    layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
+    layers += [keras.layers.Dense(n_classes, activation="softmax")]
+    return keras.Sequential(layers, name="eeg_mlp")
+
+
+def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """Training, validation and test rows as standardised features with class ids."""
+    training = eeg_data.read_channel(paths.channel("training"), "training")
+    if training.train is None:
+        raise UserError("the training channel holds no x_train rows")
+    ids = eeg_data.class_ids(training.train.y, "training")
+    if training.train.y.ndim == 2 and training.train.y.shape[1] > 1:
+        classes = np.arange(training.train.y.shape[1])  # one-hot width fixes the class count
+    else:
+        classes = np.unique(ids)
+    if len(np.unique(ids)) < 2:
+        raise UserError(
+            f"the training labels hold only one class ({ids[0]}): a classifier needs at least two"
+        )
+    x_train, y_train = training.train.x, np.searchsorted(classes, ids)
+
+    x_val, y_val = x_train[:0], y_train[:0]
+    if paths.channel("validation").exists():
+        rows = eeg_data.all_rows(eeg_data.read_channel(paths.channel("validation"), "validation"))
+        x_val, y_val = rows.x, to_class_index(rows.y, classes, "validation")
+    elif hyperparameters["validation_fraction"] > 0:
+        order = np.random.default_rng(hyperparameters["seed"]).permutation(len(x_train))
+        n_val = int(len(x_train) * hyperparameters["validation_fraction"])
+        if n_val >= len(x_train):
+            raise UserError("validation_fraction leaves no training rows: lower it")
+        x_val, y_val = x_train[order[:n_val]], y_train[order[:n_val]]
+        x_train, y_train = x_train[order[n_val:]], y_train[order[n_val:]]
+
+    x_test, y_test = x_train[:0], y_train[:0]
+    test_rows = training.test
+    if paths.channel("test").exists():
+        test_rows = eeg_data.all_rows(eeg_data.read_channel(paths.channel("test"), "test"))
+    if test_rows is not None:
+        x_test, y_test = test_rows.x, to_class_index(test_rows.y, classes, "test")
+
+    samples = x_train.shape[1]
+    for name, x in (("validation", x_val), ("test", x_test)):
+        if len(x) and x.shape[1] != samples:
+            raise UserError(
+                f"{name} rows have {x.shape[1]} samples but training rows have {samples}: they must match"
+            )
+    kind = hyperparameters["features"]
+    train_features = eeg_data.features(x_train, kind)
+    # Statistics come from the training rows alone and travel with the model.
+    mean, std = eeg_data.standardisation(train_features)
+    return {
+        "x_train": eeg_data.standardise(train_features, mean, std),
+        "y_train": y_train,
+        "x_val": eeg_data.standardise(eeg_data.features(x_val, kind), mean, std),
+        "y_val": y_val,
+        "x_test": eeg_data.standardise(eeg_data.features(x_test, kind), mean, std),
+        "y_test": y_test,
+        "samples": int(samples),
+        "class_names": [str(name) for name in classes.tolist()],
+        "mean": mean,
+        "std": std,
+    }
+
+
+def to_class_index(y: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
+    ids = eeg_data.class_ids(y, what)
+    unknown = np.setdiff1d(ids, classes)
+    if len(unknown):
+        raise UserError(f"{what} labels hold classes the training rows do not ({unknown[:5].tolist()})")
+    return np.searchsorted(classes, ids)
+
+
+def save_checkpoint(model: Any, history: list, checkpoint: Path, state: Path) -> None:
+    """The model with its optimizer state, then the epoch count: a spot restart resumes here."""
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    partial = checkpoint.with_name(f".{checkpoint.stem}.partial.keras")
+    model.save(partial)
+    os.replace(partial, checkpoint)
+    write_atomically(state, json.dumps({"history": history}))
+
+
+def publish_model(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None:
+    """Writes model.keras and metadata.json under temporary names, then renames both."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    partial = model_dir / f".{MODEL_FILE}.partial.keras"
+    try:
+        model.save(partial)
+        write_atomically(model_dir / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
+        os.replace(partial, model_dir / MODEL_FILE)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        (model_dir / METADATA_FILE).unlink(missing_ok=True)
+        raise
+
+
+def remove_previous_results(paths: Paths) -> None:
+    """A failed run must not leave an earlier run's model behind to be mistaken for its own."""
+    for path in (paths.model / MODEL_FILE, paths.model / METADATA_FILE, paths.failure):
+        path.unlink(missing_ok=True)
+    for partial in paths.model.glob(".*.partial.keras"):
+        partial.unlink()
+
+
+def history_csv(history: list[dict[str, float]]) -> str:
+    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time"]
+    present = [name for name in columns if any(name in row for row in history)]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=present, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return text.getvalue()
+
+
+def print_info(paths: Paths) -> None:
+    """What the job ran on, as the original print_info did: worth having in every log."""
+    import cpuinfo
+    import keras
+    import psutil
+    import tensorflow as tf
+
+    devices = ",".join(device.name.split("device:")[-1] for device in tf.config.list_physical_devices())
+    cpu = cpuinfo.get_cpu_info().get("brand_raw", platform.processor() or "unknown")
+    memory = psutil.virtual_memory().total / 2**30
+    print(
+        f"host: cpu={cpu!r} cores={psutil.cpu_count()} memory={memory:.1f}GiB devices={devices}\n"
+        f"software: python={platform.python_version()} tensorflow={tf.__version__} "
+        f"keras={keras.__version__} numpy={np.__version__}\n"
+        f"job: name={os.environ.get('TRAINING_JOB_NAME', 'local')} base_dir={paths.base}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
