@@ -15,7 +15,7 @@ PYTHON ?= python3
 
 VENV := .venv
 BIN := $(VENV)/bin
-BATS := node_modules/.bin/bats
+BATS := node_modules/bats/bin/bats
 export PATH := $(abspath $(BIN)):$(PATH)
 
 ##@ Run

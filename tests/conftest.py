@@ -68,6 +68,12 @@ def sample(rows: int = 40, seed: int = 7) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture
+def sample_data() -> dict[str, np.ndarray]:
+    """A fresh copy of the small sample, for a test to spoil."""
+    return sample()
+
+
+@pytest.fixture
 def opt_ml(tmp_path: Path) -> OptMl:
     """A tree as SageMaker lays it out: three config files and a pickle in the training channel."""
     tree = OptMl(tmp_path / "opt ml")

@@ -1,0 +1,192 @@
+"""Every kind of bad input ends the job the same way: one readable line in output/failure
+and on stderr, a non-zero exit, and no model in model/."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+
+class RunsACommand:
+    """Unpickling this calls os.system: the attack a restricted unpickler must refuse."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def fails_cleanly(opt_ml, *expected_words):
+    """Runs ./train and checks the failure contract; returns the failure line."""
+    result = opt_ml.run()
+    assert result.returncode != 0
+    reason = opt_ml.failure_file.read_text()
+    assert reason.count("\n") == 1 and len(reason) <= 1025
+    assert reason.strip() in result.stderr
+    assert not opt_ml.model_file.exists()
+    assert not (opt_ml.base / "model" / "metadata.json").exists()
+    for word in expected_words:
+        assert word in reason
+    return reason
+
+
+def replace_training_file(opt_ml, name, content: bytes):
+    for path in opt_ml.training.iterdir():
+        path.unlink()
+    (opt_ml.training / name).write_bytes(content)
+
+
+def npz_bytes(tmp_path, **arrays):
+    path = tmp_path / "data.npz"
+    np.savez(path, **arrays)
+    return path.read_bytes()
+
+
+def test_a_missing_training_channel_is_reported(opt_ml):
+    shutil.rmtree(opt_ml.training)
+
+    fails_cleanly(opt_ml, "no 'training' channel")
+
+
+def test_an_empty_training_channel_is_reported(opt_ml):
+    (opt_ml.training / "output_dict.pkl").unlink()
+
+    fails_cleanly(opt_ml, "is empty", "cannot read the bucket")
+
+
+def test_an_unknown_file_type_is_reported(opt_ml):
+    (opt_ml.training / "notes.csv").write_text("1,2,3\n")
+
+    fails_cleanly(opt_ml, "unsupported file 'notes.csv'")
+
+
+def test_a_corrupt_pickle_is_reported(opt_ml):
+    replace_training_file(opt_ml, "output_dict.pkl", b"\x80\x04this is not a pickle")
+
+    fails_cleanly(opt_ml, "not a valid pickle")
+
+
+def test_a_pickle_that_would_run_a_command_is_refused_and_never_run(opt_ml, tmp_path):
+    marker = tmp_path / "command-ran"
+    replace_training_file(opt_ml, "output_dict.pkl", pickle.dumps({"x_train": RunsACommand(marker)}))
+
+    fails_cleanly(opt_ml, "refused", "posix.system")
+    assert not marker.exists()
+
+
+def test_a_pickle_of_something_other_than_a_dict_is_reported(opt_ml):
+    replace_training_file(opt_ml, "output_dict.pkl", pickle.dumps([1, 2, 3]))
+
+    fails_cleanly(opt_ml, "not the output_dict")
+
+
+def test_an_npz_without_labels_is_reported(opt_ml, tmp_path):
+    replace_training_file(opt_ml, "eeg.npz", npz_bytes(tmp_path, x_train=np.zeros((4, 8))))
+
+    fails_cleanly(opt_ml, "no 'y_train' array", "x_train")
+
+
+def test_a_corrupt_npz_is_reported(opt_ml):
+    replace_training_file(opt_ml, "eeg.npz", b"PK\x03\x04 truncated")
+
+    fails_cleanly(opt_ml, "not a valid .npz")
+
+
+def test_rows_and_labels_of_different_lengths_are_reported(opt_ml, tmp_path):
+    content = npz_bytes(tmp_path, x_train=np.zeros((4, 8)), y_train=np.array([0, 1, 0]))
+    replace_training_file(opt_ml, "eeg.npz", content)
+
+    fails_cleanly(opt_ml, "4 rows", "3 labels")
+
+
+def test_labels_that_are_neither_one_hot_nor_integers_are_reported(opt_ml, tmp_path):
+    content = npz_bytes(tmp_path, x_train=np.zeros((4, 8)), y_train=np.array([0.5, 1, 0, 1]))
+    replace_training_file(opt_ml, "eeg.npz", content)
+
+    fails_cleanly(opt_ml, "neither one-hot nor integer")
+
+
+def test_one_hot_rows_with_two_ones_are_reported(opt_ml, sample_data):
+    data = sample_data
+    data["y_train2"][0] = [1, 1]
+    replace_training_file(opt_ml, "output_dict.pkl", pickle.dumps(data))
+
+    fails_cleanly(opt_ml, "neither one-hot nor integer", "row 0")
+
+
+def test_a_single_class_is_reported(opt_ml, tmp_path):
+    content = npz_bytes(tmp_path, x_train=np.ones((4, 8)), y_train=np.zeros(4, dtype=int))
+    replace_training_file(opt_ml, "eeg.npz", content)
+
+    fails_cleanly(opt_ml, "only one class")
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_nan_or_infinite_samples_are_reported(opt_ml, sample_data, bad_value):
+    data = sample_data
+    data["x_train"][3, 5] = bad_value
+    replace_training_file(opt_ml, "output_dict.pkl", pickle.dumps(data))
+
+    fails_cleanly(opt_ml, "NaN or infinite", "row 3")
+
+
+def test_non_numeric_samples_are_reported(opt_ml, tmp_path):
+    content = npz_bytes(tmp_path, x_train=np.array([["a", "b"], ["c", "d"]]), y_train=np.array([0, 1]))
+    replace_training_file(opt_ml, "eeg.npz", content)
+
+    fails_cleanly(opt_ml, "not numeric")
+
+
+def test_rows_that_are_not_two_dimensional_are_reported(opt_ml, tmp_path):
+    content = npz_bytes(tmp_path, x_train=np.zeros((4, 2, 8)), y_train=np.array([0, 1, 0, 1]))
+    replace_training_file(opt_ml, "eeg.npz", content)
+
+    fails_cleanly(opt_ml, "shape (4, 2, 8)", "2-D")
+
+
+def test_test_rows_of_another_width_are_reported(opt_ml, sample_data):
+    data = sample_data
+    data["x_test"] = data["x_test"][:, :100]
+    replace_training_file(opt_ml, "output_dict.pkl", pickle.dumps(data))
+
+    fails_cleanly(opt_ml, "test rows have 100 samples", "2000")
+
+
+def test_malformed_hyperparameters_json_is_reported(opt_ml):
+    (opt_ml.base / "input/config/hyperparameters.json").write_text('{"epochs": "2",')
+
+    fails_cleanly(opt_ml, "hyperparameters.json is not valid JSON")
+
+
+def test_an_unknown_hyperparameter_is_reported_with_the_accepted_names(opt_ml):
+    opt_ml.hyperparameters({"epoch": "2"})
+
+    fails_cleanly(opt_ml, "unknown hyperparameter 'epoch'", "epochs", "learning_rate")
+
+
+def test_zero_epochs_is_reported_with_the_accepted_range(opt_ml):
+    opt_ml.hyperparameters({"epochs": "0"})
+
+    fails_cleanly(opt_ml, "epochs='0'", "from 1 to")
+
+
+def test_an_unknown_feature_transform_is_reported_with_the_choices(opt_ml):
+    opt_ml.hyperparameters({"features": "wavelet"})
+
+    fails_cleanly(opt_ml, "one of fft, raw")
+
+
+def test_a_failed_run_removes_the_model_an_earlier_run_left(opt_ml):
+    model_dir = opt_ml.base / "model"
+    model_dir.mkdir()
+    opt_ml.model_file.write_bytes(b"an earlier run's model")
+    (model_dir / "metadata.json").write_text(json.dumps({"metrics": {}}))
+    opt_ml.hyperparameters({"epochs": "-1"})
+
+    fails_cleanly(opt_ml, "epochs")

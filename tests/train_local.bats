@@ -1,0 +1,153 @@
+#!/usr/bin/env bats
+# train_local.sh on a copy of the project in a folder whose path has spaces.
+
+bats_require_minimum_version 1.5.0
+
+load '../node_modules/bats-support/load'
+load '../node_modules/bats-assert/load'
+
+setup() {
+  REPO="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
+  PROJECT="${BATS_TEST_TMPDIR}/my project"
+  mkdir -p "${PROJECT}/test_dir/input/config" "${PROJECT}/test_dir/model" "${PROJECT}/test_dir/output"
+  cp "${REPO}"/{train,train.py,sagemaker_env.py,eeg_data.py,train_local.sh} "${PROJECT}/"
+  cp "${REPO}"/test_dir/input/config/*.json "${PROJECT}/test_dir/input/config/"
+  echo '{"epochs": "1", "batch_size": "8"}' >"${PROJECT}/test_dir/input/config/hyperparameters.json"
+  "${REPO}/.venv/bin/python" "${REPO}/make_sample_data.py" --rows 40 \
+    "${PROJECT}/test_dir/input/data/training/output_dict.pkl" >/dev/null
+
+  # A stub docker: records each call, answers 'docker info' as STUB_DOCKER_INFO says.
+  STUBS="${BATS_TEST_TMPDIR}/stubs"
+  DOCKER_LOG="${BATS_TEST_TMPDIR}/docker.log"
+  mkdir -p "${STUBS}"
+  cat >"${STUBS}/docker" <<'STUB'
+#!/usr/bin/env bash
+printf '%s\n' "$*" >>"${DOCKER_LOG}"
+[[ "$1" != info ]] || exit "${STUB_DOCKER_INFO:-0}"
+STUB
+  chmod +x "${STUBS}/docker"
+  export DOCKER_LOG
+  export PATH="${STUBS}:${REPO}/.venv/bin:${PATH}"
+  unset RUNNER BASE_IMAGE DOCKER_BUILD_NETWORK
+}
+
+@test "the native runner trains when no Docker engine answers" {
+  export STUB_DOCKER_INFO=1
+
+  run "${PROJECT}/train_local.sh"
+
+  assert_success
+  assert_output --partial "runner=native"
+  assert [ -s "${PROJECT}/test_dir/model/model.keras" ]
+  assert [ -s "${PROJECT}/test_dir/model/metadata.json" ]
+}
+
+@test "the docker runner builds the image and runs train with test_dir mounted at /opt/ml" {
+  run "${PROJECT}/train_local.sh" eeg
+
+  assert_success
+  assert_output --partial "runner=docker image=eeg"
+  run grep -x "build --tag eeg ${PROJECT}" "${DOCKER_LOG}"
+  assert_success
+  run grep "^run " "${DOCKER_LOG}"
+  assert_output --partial "--rm"
+  assert_output --partial "--volume ${PROJECT}/test_dir:/opt/ml eeg train"
+}
+
+@test "the docker runner passes BASE_IMAGE and DOCKER_BUILD_NETWORK to the build" {
+  BASE_IMAGE=local/python:3.11 DOCKER_BUILD_NETWORK=host run "${PROJECT}/train_local.sh" eeg
+
+  assert_success
+  run grep "^build " "${DOCKER_LOG}"
+  assert_output --partial "--build-arg BASE_IMAGE=local/python:3.11"
+  assert_output --partial "--network host"
+}
+
+@test "RUNNER=native trains natively even when Docker answers" {
+  RUNNER=native run "${PROJECT}/train_local.sh"
+
+  assert_success
+  assert_output --partial "runner=native"
+  run grep "^build" "${DOCKER_LOG}"
+  assert_failure
+}
+
+@test "RUNNER=docker fails with a clear message when no engine answers" {
+  export STUB_DOCKER_INFO=1
+
+  RUNNER=docker run "${PROJECT}/train_local.sh"
+
+  assert_failure
+  assert_output --partial "train_local: RUNNER=docker but no Docker engine answers"
+}
+
+@test "an unknown RUNNER is refused" {
+  RUNNER=podman run "${PROJECT}/train_local.sh"
+
+  assert_failure
+  assert_output --partial "RUNNER=podman is not docker or native"
+}
+
+@test "it empties model and output but deletes nothing outside them" {
+  touch "${PROJECT}/test_dir/model/old model.keras" "${PROJECT}/test_dir/model/.gitkeep"
+  mkdir -p "${PROJECT}/test_dir/output/data" "${BATS_TEST_TMPDIR}/model"
+  touch "${PROJECT}/test_dir/output/failure" "${PROJECT}/test_dir/output/data/history.csv"
+  touch "${PROJECT}/keep.txt" "${BATS_TEST_TMPDIR}/model/keep.txt" "${PROJECT}/test_dir/input/data/training/keep.txt"
+
+  run "${PROJECT}/train_local.sh"
+
+  assert_success
+  assert [ ! -e "${PROJECT}/test_dir/model/old model.keras" ]
+  assert [ ! -e "${PROJECT}/test_dir/output/failure" ]
+  assert [ -e "${PROJECT}/test_dir/model/.gitkeep" ]
+  assert [ -e "${PROJECT}/keep.txt" ]
+  assert [ -e "${BATS_TEST_TMPDIR}/model/keep.txt" ]
+  assert [ -e "${PROJECT}/test_dir/input/data/training/keep.txt" ]
+  assert [ -e "${PROJECT}/test_dir/input/data/training/output_dict.pkl" ]
+}
+
+@test "it works when model and output are missing" {
+  rm -rf "${PROJECT}/test_dir/model" "${PROJECT}/test_dir/output"
+
+  run "${PROJECT}/train_local.sh"
+
+  assert_success
+  assert [ -d "${PROJECT}/test_dir/model" ]
+}
+
+@test "it writes the config files SageMaker's local mode writes when they are missing" {
+  rm "${PROJECT}"/test_dir/input/config/*.json
+
+  run "${PROJECT}/train_local.sh"
+
+  assert_success
+  run python3 -c 'import json, sys; d = sys.argv[1]
+print(json.load(open(d + "/hyperparameters.json")), json.load(open(d + "/resourceconfig.json"))["hosts"],
+      sorted(json.load(open(d + "/inputdataconfig.json"))))' "${PROJECT}/test_dir/input/config"
+  assert_output "{} ['algo-1'] ['training']"
+}
+
+@test "it runs from any current directory" {
+  cd /
+
+  run "${PROJECT}/train_local.sh"
+
+  assert_success
+  run grep -c "^run .*--volume ${PROJECT}/test_dir:/opt/ml" "${DOCKER_LOG}"
+  assert_output 1
+}
+
+@test "--help prints the usage and exits 0" {
+  run "${PROJECT}/train_local.sh" --help
+
+  assert_success
+  assert_line --index 0 "Usage: train_local.sh [IMAGE]"
+}
+
+@test "an unknown option prints the usage to stderr and fails" {
+  run --separate-stderr "${PROJECT}/train_local.sh" --bogus
+
+  assert_failure 2
+  assert_equal "${output}" ""
+  [[ "${stderr}" == "Usage: train_local.sh [IMAGE]"* ]]
+}
