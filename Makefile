@@ -63,6 +63,10 @@ test: $(VENV)/.installed node_modules/.installed ## Run the tests (pytest and ba
 test-container: $(VENV)/.installed node_modules/.installed ## Container tests: real Docker engine, registry and moto (root, Linux)
 	@echo "make test-container: not implemented yet (issue: make push)" >&2; exit 1
 
+.PHONY: bench
+bench: $(VENV)/.installed ## Time the feature transform against a per-row loop, on the sample
+	$(BIN)/python bench.py
+
 .PHONY: lint
 lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
 	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash
