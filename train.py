@@ -23,6 +23,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,83 +113,43 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
 
     print_info(paths)
     keras.utils.set_random_seed(hyperparameters["seed"])
-    checkpoint = paths.checkpoints / f"{host}.keras"
-    checkpoint_state = paths.checkpoints / f"{host}.json"
-    history: list[dict[str, float]] = []
-    if checkpoint.exists() and checkpoint_state.exists():
-        model = keras.saving.load_model(checkpoint)
-        history = json.loads(checkpoint_state.read_text())["history"]
-        print(f"resuming from {checkpoint} after epoch {len(history)}", flush=True)
-    else:
+    checkpoint = Checkpoint(paths.checkpoints, host)
+    model, history = checkpoint.restore(keras)
+    if model is None:
         model = build_model(keras, data["x_train"].shape[1], len(data["class_names"]))
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
             loss="categorical_crossentropy",
             metrics=["accuracy"],
         )
-    if model.input_shape[-1] != data["x_train"].shape[1]:
+    elif model.input_shape[-1] != data["x_train"].shape[1]:
         raise UserError(
-            f"checkpoint {checkpoint} expects {model.input_shape[-1]} features but the data "
+            f"checkpoint {checkpoint.model} expects {model.input_shape[-1]} features but the data "
             f"gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
         )
 
     epochs = hyperparameters["epochs"]
     save_every_epoch = checkpointing_requested(paths)
-    epoch_started = time.monotonic()
 
-    def on_epoch_begin(epoch: int, logs: dict | None) -> None:
-        nonlocal epoch_started
-        epoch_started = time.monotonic()
-
-    def on_train_batch_end(batch: int, logs: dict | None) -> None:
-        if stop_requested:
-            model.stop_training = True
-
-    def on_epoch_end(epoch: int, logs: dict | None) -> None:
-        if stop_requested:
-            return  # an interrupted epoch is not recorded; a resumed job runs it again
-        seconds = time.monotonic() - epoch_started
-        metrics = {name: float(value) for name, value in (logs or {}).items()}
-        print(format_epoch_line(epoch + 1, epochs, metrics, seconds), flush=True)
-        history.append({"epoch": epoch + 1, **metrics, "time": round(seconds, 3)})
+    def after_epoch(row: dict[str, float]) -> None:
+        print(format_epoch_line(row["epoch"], epochs, row, row["time"]), flush=True)
+        history.append(row)
         if save_every_epoch:
-            save_checkpoint(model, history, checkpoint, checkpoint_state)
+            checkpoint.save(model, history)
 
-    callback = keras.callbacks.LambdaCallback(
-        on_epoch_begin=on_epoch_begin,
-        on_train_batch_end=on_train_batch_end,
-        on_epoch_end=on_epoch_end,
-    )
-    one_hot = keras.utils.to_categorical
-    n_classes = len(data["class_names"])
-    validation = None
-    if len(data["x_val"]):
-        validation = (data["x_val"], one_hot(data["y_val"], n_classes))
-    if len(history) < epochs:
-        model.fit(
-            data["x_train"],
-            one_hot(data["y_train"], n_classes),
-            validation_data=validation,
-            batch_size=hyperparameters["batch_size"],
-            epochs=epochs,
-            initial_epoch=len(history),
-            shuffle=True,
-            verbose=0,
-            callbacks=[callback],
-        )
+    fit(keras, model, data, hyperparameters, len(history), after_epoch, stop_requested)
     if stop_requested:
-        save_checkpoint(model, history, checkpoint, checkpoint_state)
+        checkpoint.save(model, history)
         raise Stopped(
             f"stopped by SIGTERM after epoch {len(history)} of {epochs}; checkpoint saved to "
-            f"{checkpoint}, no model written"
+            f"{checkpoint.model}, no model written"
         )
 
     metrics = {name: value for name, value in history[-1].items() if name not in ("epoch", "time")}
     if len(data["x_test"]):
         # The test set is only ever looked at here, after every choice has been made.
-        test_loss, test_accuracy = model.evaluate(
-            data["x_test"], one_hot(data["y_test"], n_classes), verbose=0
-        )
+        y_test = keras.utils.to_categorical(data["y_test"], len(data["class_names"]))
+        test_loss, test_accuracy = model.evaluate(data["x_test"], y_test, verbose=0)
         metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
         print(format_test_line(test_loss, test_accuracy), flush=True)
 
@@ -216,6 +177,84 @@ def build_model(keras: Any, input_width: int, n_classes: int) -> Any:
     layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
     layers += [keras.layers.Dense(n_classes, activation="softmax")]
     return keras.Sequential(layers, name="eeg_mlp")
+
+
+def fit(
+    keras: Any,
+    model: Any,
+    data: dict[str, Any],
+    hyperparameters: dict[str, Any],
+    initial_epoch: int,
+    after_epoch: Callable[[dict[str, float]], None],
+    stop_requested: list[int],
+) -> None:
+    """The training step, in one place: a multi-instance strategy would replace this function."""
+    n_classes = len(data["class_names"])
+    one_hot = keras.utils.to_categorical
+    validation = None
+    if len(data["x_val"]):
+        validation = (data["x_val"], one_hot(data["y_val"], n_classes))
+    epoch_started = time.monotonic()
+
+    def on_epoch_begin(epoch: int, logs: dict | None) -> None:
+        nonlocal epoch_started
+        epoch_started = time.monotonic()
+
+    def on_train_batch_end(batch: int, logs: dict | None) -> None:
+        if stop_requested:
+            model.stop_training = True
+
+    def on_epoch_end(epoch: int, logs: dict | None) -> None:
+        if stop_requested:
+            return  # an interrupted epoch is not recorded; a resumed job runs it again
+        metrics = {name: float(value) for name, value in (logs or {}).items()}
+        seconds = round(time.monotonic() - epoch_started, 3)
+        after_epoch({"epoch": epoch + 1, **metrics, "time": seconds})
+
+    if initial_epoch >= hyperparameters["epochs"]:
+        return
+    model.fit(
+        data["x_train"],
+        one_hot(data["y_train"], n_classes),
+        validation_data=validation,
+        batch_size=hyperparameters["batch_size"],
+        epochs=hyperparameters["epochs"],
+        initial_epoch=initial_epoch,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LambdaCallback(
+                on_epoch_begin=on_epoch_begin,
+                on_train_batch_end=on_train_batch_end,
+                on_epoch_end=on_epoch_end,
+            )
+        ],
+    )
+
+
+class Checkpoint:
+    """The model with its optimizer state, and the epochs done: a spot restart resumes here.
+
+    Files are named per host, as SageMaker syncs one checkpoint folder for all of them.
+    """
+
+    def __init__(self, folder: Path, host: str) -> None:
+        self.model = folder / f"{host}.keras"
+        self.state = folder / f"{host}.json"
+
+    def restore(self, keras: Any) -> tuple[Any, list[dict[str, float]]]:
+        if not (self.model.exists() and self.state.exists()):
+            return None, []
+        history = json.loads(self.state.read_text())["history"]
+        print(f"resuming from {self.model} after epoch {len(history)}", flush=True)
+        return keras.saving.load_model(self.model), history
+
+    def save(self, model: Any, history: list[dict[str, float]]) -> None:
+        self.model.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.model.with_name(f".{self.model.stem}.partial.keras")
+        model.save(partial)
+        os.replace(partial, self.model)
+        write_atomically(self.state, json.dumps({"history": history}))
 
 
 def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -283,15 +322,6 @@ def to_class_index(y: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
     if len(unknown):
         raise UserError(f"{what} labels hold classes the training rows do not ({unknown[:5].tolist()})")
     return np.searchsorted(classes, ids)
-
-
-def save_checkpoint(model: Any, history: list, checkpoint: Path, state: Path) -> None:
-    """The model with its optimizer state, then the epoch count: a spot restart resumes here."""
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    partial = checkpoint.with_name(f".{checkpoint.stem}.partial.keras")
-    model.save(partial)
-    os.replace(partial, checkpoint)
-    write_atomically(state, json.dumps({"history": history}))
 
 
 def publish_model(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None:
