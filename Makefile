@@ -38,11 +38,11 @@ sample-data: $(VENV)/.installed ## Regenerate test_dir/input/data/training/outpu
 
 .PHONY: build
 build: ## Build the image locally for linux/amd64 (IMAGE, TAG, BASE_IMAGE, GPU=1)
-	@echo "make build: not implemented yet (issue: make push)" >&2; exit 1
+	BASE_IMAGE="$(BASE_IMAGE)" GPU="$(GPU)" ./build_and_push.sh --build-only "$(IMAGE)" "$(TAG)"
 
 .PHONY: push
-push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, REGISTRY, BASE_IMAGE)
-	@echo "make push: not implemented yet (issue: make push)" >&2; exit 1
+push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, REGISTRY, BASE_IMAGE, GPU=1)
+	REGISTRY="$(REGISTRY)" BASE_IMAGE="$(BASE_IMAGE)" GPU="$(GPU)" ./build_and_push.sh "$(IMAGE)" "$(TAG)"
 
 .PHONY: upload
 upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI
@@ -69,7 +69,7 @@ bench: $(VENV)/.installed ## Time the feature transform against a per-row loop, 
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
-	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash
+	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash tests/*.bats
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile

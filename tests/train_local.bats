@@ -32,9 +32,7 @@ STUB
 }
 
 @test "the native runner trains when no Docker engine answers" {
-  export STUB_DOCKER_INFO=1
-
-  run "${PROJECT}/train_local.sh"
+  STUB_DOCKER_INFO=1 run "${PROJECT}/train_local.sh"
 
   assert_success
   assert_output --partial "runner=native"
@@ -73,9 +71,7 @@ STUB
 }
 
 @test "RUNNER=docker fails with a clear message when no engine answers" {
-  export STUB_DOCKER_INFO=1
-
-  RUNNER=docker run "${PROJECT}/train_local.sh"
+  STUB_DOCKER_INFO=1 RUNNER=docker run "${PROJECT}/train_local.sh"
 
   assert_failure
   assert_output --partial "train_local: RUNNER=docker but no Docker engine answers"
