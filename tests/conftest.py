@@ -7,6 +7,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import make_sample_data
+import moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "train"
@@ -88,3 +90,19 @@ def opt_ml(tmp_path: Path) -> OptMl:
     with (tree.training / "output_dict.pkl").open("wb") as file:
         pickle.dump(sample(), file)
     return tree
+
+
+# --- AWS stand-in for upload.py and submit.py: one moto server per session, reset per test.
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """http://127.0.0.1:PORT of a moto server that lives as long as the test session."""
+    with moto_server.running(tmp_path_factory.mktemp("moto") / "moto_server.log") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, tmp_path: Path) -> moto_server.Aws:
+    """An empty AWS account in moto, and the environment that points commands at it."""
+    return moto_server.Aws.fresh(moto_endpoint, tmp_path / "aws")

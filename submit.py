@@ -1,0 +1,368 @@
+"""Launches a SageMaker training job on the image that `make push` put in ECR.
+
+    make upload                                   # the sample data to s3://sagemaker-REGION-ACCOUNT/data/eeg/
+    make submit ROLE=arn:aws:iam::123456789012:role/SageMakerTraining
+    make submit ROLE=... HYPERPARAMETERS="epochs=20 batch_size=64" WAIT=0
+    make submit ROLE=... SPOT=1 MAX_RUN=3600 MAX_WAIT=7200
+    make build && make submit LOCAL=1             # SDK local mode: needs Docker and docker compose
+    .venv/bin/python submit.py --role arn:... --dry-run   # print the request as JSON, send nothing
+
+Each option has a Make variable: --instance-type is INSTANCE_TYPE, --spot is SPOT=1, and an
+empty value means the default. The role comes from --role or SAGEMAKER_ROLE, because
+sagemaker.get_execution_role() works only inside SageMaker. Prints the job name, its console
+URL and where model.tar.gz will be; when waiting (the default) it streams the job's logs and
+exits non-zero, with the job's FailureReason, unless the job completes. --local runs the
+local image IMAGE:TAG in containers on this machine, on test_dir's data, and writes
+model.tar.gz to test_dir/output/JOB/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from aws_context import (
+    aws_region,
+    connect,
+    console_url,
+    data_uri,
+    ecr_registry,
+    image_uri,
+    parse_image,
+    run_command,
+)
+from sagemaker_env import METRIC_DEFINITIONS, UserError, parse_hyperparameters
+from train import ACCEPTED, HYPERPARAMETERS
+
+REPO = Path(__file__).resolve().parent
+# defaults
+IMAGE = "eeg"
+INSTANCE_TYPE = "ml.m5.large"
+MAX_RUN = 24 * 60 * 60  # seconds; SageMaker's own default, at most 28 days
+VOLUME_SIZE = 30  # GB of storage per instance, the SDK's default
+# local mode runs the image on this machine, on the bundled sample
+LOCAL_DATA = REPO / "test_dir" / "input" / "data" / "training"
+LOCAL_OUTPUT = REPO / "test_dir" / "output"
+LOCAL_ROLE = "arn:aws:iam::111111111111:role/local-mode"  # required by the SDK, never used locally
+# what the API accepts
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
+JOB_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+JOB_PREFIX_LENGTH = 39  # job names are at most 63 characters, and the timestamp takes 24
+CHANNEL = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything the training job is created with; run_estimator turns it into SDK calls."""
+
+    name: str
+    region: str
+    image_uri: str
+    role: str
+    instance_type: str  # ml.*, or local / local_gpu for the SDK's local mode
+    instance_count: int
+    volume_size: int
+    max_run: int
+    max_wait: int | None  # set for managed spot training only
+    checkpoint_uri: str | None  # where spot training keeps /opt/ml/checkpoints
+    inputs: dict[str, str]
+    output_path: str
+    hyperparameters: dict[str, str]
+
+    @property
+    def local(self) -> bool:
+        return self.instance_type.startswith("local")
+
+
+def switch(text: str) -> bool | None:
+    """--spot, --spot=1, --spot=0; --spot= (an empty Make variable) leaves the default."""
+    if text.strip().lower() in TRUE + FALSE:
+        return text.strip().lower() in TRUE
+    if not text.strip():
+        return None
+    raise argparse.ArgumentTypeError(f"expected one of {', '.join(TRUE + FALSE)}, got {text!r}")
+
+
+def local_mode(text: str) -> str | None:
+    """--local or --local=cpu runs on instance type local, --local=gpu on local_gpu."""
+    if text.strip().lower() == "gpu":
+        return "local_gpu"
+    return "local" if text.strip().lower() == "cpu" or switch(text) else None
+
+
+def positive(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="submit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--image", default="", help=f"ECR repository name, or a full image URI (default: {IMAGE})")
+    add("--tag", default="", help="image tag for a repository name (default: latest)")
+    add("--role", default="", metavar="ARN", help="the job's IAM role (default: $SAGEMAKER_ROLE)")
+    add("--bucket", default="", help="bucket of the default S3 paths (default: sagemaker-REGION-ACCOUNT)")
+    add("--instance-type", default="", help=f"(default: {INSTANCE_TYPE})")
+    add("--instance-count", type=positive, help="(default: 1)")
+    for flag, pair, text in (
+        ("--inputs", "CHANNEL=URI", "channels (default: training=s3://BUCKET/data/IMAGE/, from make upload)"),
+        ("--hyperparameters", "NAME=VALUE", "checked against train.py's names; sent as given"),
+    ):
+        add(flag, nargs="+", action="extend", default=[], metavar=pair, help=text)
+    add("--output-path", default="", metavar="URI", help="(default: s3://BUCKET/output)")
+    add("--job-name", default="", metavar="PREFIX", help="job name prefix (default: the image name)")
+    add("--max-run", type=positive, metavar="SECONDS", help=f"(default: {MAX_RUN})")
+    add("--volume-size", type=positive, metavar="GB", help=f"(default: {VOLUME_SIZE})")
+    add("--max-wait", type=positive, metavar="SECONDS", help="spot: run plus waiting (default: 2 x max run)")
+    for flag, text in (
+        ("--spot", "managed spot training; checkpoints to s3://BUCKET/checkpoints/JOB"),
+        ("--wait", "stream the logs until the job ends (the default)"),
+        ("--dry-run", "print the request as JSON; send nothing"),
+    ):
+        add(flag, nargs="?", const=True, type=switch, metavar="0|1", help=text)
+    add("--no-wait", dest="wait", action="store_false", help="return once the job is created")
+    add("--local", nargs="?", const="cpu", type=local_mode, metavar="cpu|gpu", help="SDK local mode")
+    return parser.parse_args(argv)
+
+
+def pairs(items: list[str], flag: str, shape: str) -> dict[str, str]:
+    """["a=1 b=2", "c=3"] -> {"a": "1", "b": "2", "c": "3"}: Make passes one quoted string."""
+    result: dict[str, str] = {}
+    for item in " ".join(items).split():
+        name, equals, value = item.partition("=")
+        if not (name and equals):
+            raise UserError(f"{flag} takes {shape} pairs, got {item!r}")
+        result[name] = value
+    return result
+
+
+def job_name(prefix: str) -> str:
+    """PREFIX-2025-01-31-12-00-00-123, the SDK's pattern, so names sort by launch time."""
+    now = time.time()
+    return f"{prefix}-{time.strftime('%Y-%m-%d-%H-%M-%S', time.gmtime(now))}-{int(now * 1000) % 1000:03d}"
+
+
+def job_prefix(requested: str, image: str) -> str:
+    if requested:
+        if not JOB_PREFIX.fullmatch(requested) or len(requested) > JOB_PREFIX_LENGTH:
+            raise UserError(
+                f"invalid --job-name {requested!r}: letters, digits and '-', "
+                f"at most {JOB_PREFIX_LENGTH} characters, starting with a letter or digit"
+            )
+        return requested
+    words = re.split(r"[^a-zA-Z0-9]+", parse_image(image).repository.rsplit("/", 1)[-1])
+    return "-".join(word for word in words if word)[:JOB_PREFIX_LENGTH].strip("-")
+
+
+def role_arn(requested: str, local: bool) -> str:
+    role = requested or os.environ.get("SAGEMAKER_ROLE", "")
+    if not role and local:
+        return LOCAL_ROLE
+    if not role:
+        raise UserError(
+            "no IAM role: pass --role arn:aws:iam::ACCOUNT:role/NAME, ROLE=... to make, "
+            "or set SAGEMAKER_ROLE (sagemaker.get_execution_role() works only inside SageMaker)"
+        )
+    if not ROLE_ARN.fullmatch(role):
+        raise UserError(f"invalid role {role!r}: expected an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME")
+    return role
+
+
+def build_job(args: argparse.Namespace) -> Job:
+    """Checks every option, then asks STS for the account: nothing is sent to SageMaker here."""
+    hyperparameters = pairs(args.hyperparameters, "--hyperparameters", "NAME=VALUE")
+    parse_hyperparameters(hyperparameters, HYPERPARAMETERS, ACCEPTED)
+    local = args.local is not None
+    if local and (args.spot or args.instance_type):
+        raise UserError("--local runs on this machine: drop --spot and --instance-type")
+    if args.max_wait and not args.spot:
+        raise UserError("--max-wait applies to spot training only: add --spot (SPOT=1)")
+    image = args.image or IMAGE
+    prefix = job_prefix(args.job_name, image)
+    role = role_arn(args.role, local)
+    inputs = pairs(args.inputs, "--inputs", "CHANNEL=URI")
+    for channel in inputs:
+        if not CHANNEL.fullmatch(channel):
+            raise UserError(f"invalid channel name {channel!r}: letters, digits, '.', '-', '_'")
+    max_run = args.max_run or MAX_RUN
+    max_wait = (args.max_wait or 2 * max_run) if args.spot else None
+    if max_wait is not None and max_wait < max_run:
+        raise UserError(f"--max-wait {max_wait} is less than the max run time {max_run}")
+
+    name = job_name(prefix)
+    if local:
+        region = aws_region(fallback="us-east-1")  # nothing is sent to AWS, any region does
+        account = bucket = ""
+        inputs = inputs or {"training": f"file://{LOCAL_DATA}"}
+        output_path = args.output_path or f"file://{LOCAL_OUTPUT / name}"
+    else:
+        aws = connect()
+        region, account = aws.region, aws.account
+        bucket = args.bucket or aws.default_bucket
+        inputs = inputs or {"training": data_uri(bucket, image)}
+        output_path = args.output_path or f"s3://{bucket}/output"
+    return Job(
+        name=name,
+        region=region,
+        # local mode runs the image `make build` tagged on this machine
+        image_uri=image_uri(image, args.tag, "" if local else ecr_registry(account, region)),
+        role=role,
+        instance_type=args.local or args.instance_type or INSTANCE_TYPE,
+        instance_count=args.instance_count or 1,
+        volume_size=args.volume_size or VOLUME_SIZE,
+        max_run=max_run,
+        max_wait=max_wait,
+        checkpoint_uri=f"s3://{bucket}/checkpoints/{name}" if args.spot else None,
+        inputs=inputs,
+        output_path=output_path,
+        hyperparameters=hyperparameters,
+    )
+
+
+def check_locations(job: Job) -> None:
+    """Refuses input channels with nothing in them: SageMaker would only fail minutes later."""
+    s3 = boto3.Session(region_name=job.region).client("s3")
+    for channel, uri in job.inputs.items():
+        scheme, _, rest = uri.partition("://")
+        if scheme == "file" and job.local:
+            if not any(Path(rest).glob("*")):
+                raise UserError(f"channel {channel}: {uri} is missing or empty")
+        elif scheme == "s3":
+            bucket, _, prefix = rest.partition("/")
+            try:
+                found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0)
+            except botocore.exceptions.ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                    raise
+                found = 0
+            if not found:
+                raise UserError(f"channel {channel}: no objects under {uri} (run 'make upload' first)")
+        else:
+            raise UserError(f"channel {channel}: {uri!r} is not an s3:// URI")
+    if not job.output_path.startswith(("s3://", "file://") if job.local else "s3://"):
+        raise UserError(f"--output-path {job.output_path!r} is not an s3:// URI")
+
+
+def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> dict[str, Any]:
+    """All use of the SageMaker Python SDK v2 is here: a move to v3's ModelTrainer replaces this.
+
+    Returns the CreateTrainingJob request on a dry run, else the job's description.
+    """
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # v2's nudge to v3, printed at import
+    # The SDK logs "sagemaker.config INFO" lines to stdout and sets the root logger to INFO
+    # when it imports sagemaker.experiments: keep that chatter out of what this prints.
+    for logger in ("sagemaker", "sagemaker.config", "botocore"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    from sagemaker.config import load_sagemaker_config
+    from sagemaker.estimator import Estimator
+    from sagemaker.exceptions import UnexpectedStatusException
+    from sagemaker.local import LocalSession
+    from sagemaker.session import Session
+
+    config = load_sagemaker_config()
+    if dry_run:  # a dry run reports nothing to anyone, the SDK's telemetry included
+        modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
+        modules["TelemetryOptOut"] = True
+        config.setdefault("SchemaVersion", "1.0")
+    boto_session = boto3.Session(region_name=job.region)
+    session_type = LocalSession if job.local else Session
+    session = session_type(boto_session=boto_session, sagemaker_config=config or None)
+    requests: list[dict[str, Any]] = []
+    if dry_run:
+        session.sagemaker_client = DryRunClient(requests)
+    estimator = Estimator(
+        image_uri=job.image_uri,
+        role=job.role,
+        instance_count=job.instance_count,
+        instance_type=job.instance_type,
+        volume_size=job.volume_size,
+        max_run=job.max_run,
+        output_path=job.output_path,
+        hyperparameters=job.hyperparameters,
+        metric_definitions=METRIC_DEFINITIONS,
+        use_spot_instances=job.max_wait is not None,
+        max_wait=job.max_wait,
+        checkpoint_s3_uri=job.checkpoint_uri,
+        sagemaker_session=session,
+    )
+    estimator.fit(job.inputs, wait=False, job_name=job.name)
+    if dry_run:
+        return requests[0]
+    created()
+    if wait:
+        with contextlib.suppress(UnexpectedStatusException):  # the description says why
+            estimator.latest_training_job.wait(logs="All")
+    return estimator.latest_training_job.describe()
+
+
+class DryRunClient:
+    """Stands in for the SageMaker client on a dry run: keeps the request, sends nothing."""
+
+    def __init__(self, requests: list[dict[str, Any]]) -> None:
+        self.requests = requests
+
+    def create_training_job(self, **request: Any) -> dict[str, str]:
+        self.requests.append(request)
+        return {"TrainingJobArn": ""}
+
+
+def model_uri(job: Job) -> str:
+    # SageMaker writes <output path>/<job>/output/; local mode copies into a file:// path as is
+    if job.output_path.startswith("file://"):
+        return f"{job.output_path.rstrip('/')}/model.tar.gz"
+    return f"{job.output_path.rstrip('/')}/{job.name}/output/model.tar.gz"
+
+
+def announce(job: Job) -> None:
+    print(f"job: {job.name}")
+    if not job.local:
+        print(f"console: {console_url(job.region, job.name)}")
+    print(f"model: {model_uri(job)}", flush=True)
+
+
+def submit(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    job = build_job(args)
+    check_locations(job)
+    wait = job.local or args.wait is not False  # local mode always runs to the end
+    try:
+        result = run_estimator(job, wait, bool(args.dry_run), lambda: announce(job))
+    except (ImportError, RuntimeError) as error:
+        if not job.local:
+            raise
+        raise UserError(f"local mode failed: {error}") from None
+    if args.dry_run:
+        print(json.dumps(result, indent=2, default=str))
+        return 0
+    status = result["TrainingJobStatus"]
+    if wait:
+        print()  # the SDK's progress dots end without a newline
+        if status != "Completed":
+            raise UserError(f"job {job.name} {status}: {result.get('FailureReason', 'no reason given')}")
+    print(f"status: {status}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_command("submit", submit))
