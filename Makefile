@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 
-##@ Settings (override on the command line: make push IMAGE=eeg TAG=v1)
+# Settings: override on the command line, e.g. make push IMAGE=eeg TAG=v1
 IMAGE ?= eeg
 TAG ?=
 REGISTRY ?=
@@ -12,6 +12,23 @@ BASE_IMAGE ?=
 GPU ?=
 RUNNER ?=
 PYTHON ?= python3
+# make upload / make submit: empty means the script's default (see `python submit.py --help`)
+DATA ?=
+BUCKET ?=
+ROLE ?=
+INSTANCE_TYPE ?=
+INSTANCE_COUNT ?=
+INPUTS ?=
+HYPERPARAMETERS ?=
+OUTPUT_PATH ?=
+JOB_NAME ?=
+MAX_RUN ?=
+MAX_WAIT ?=
+VOLUME_SIZE ?=
+SPOT ?=
+WAIT ?=
+LOCAL ?=
+DRY_RUN ?=
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,7 +41,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m [VAR=value]\n"} \
 	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
-	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } \
+	  END { printf "\nSettings are variables: make push IMAGE=eeg TAG=v1 (README.md lists them)\n" }' $(MAKEFILE_LIST)
 
 .PHONY: local
 local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engine answers, natively otherwise (RUNNER=docker|native)
@@ -45,12 +63,16 @@ push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, R
 	REGISTRY="$(REGISTRY)" BASE_IMAGE="$(BASE_IMAGE)" GPU="$(GPU)" ./build_and_push.sh "$(IMAGE)" "$(TAG)"
 
 .PHONY: upload
-upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI
-	@echo "make upload: not implemented yet (issue: make submit)" >&2; exit 1
+upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI (DATA, BUCKET)
+	$(BIN)/python upload.py --image "$(IMAGE)" --data "$(DATA)" --bucket "$(BUCKET)"
 
 .PHONY: submit
-submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::...)
-	@echo "make submit: not implemented yet (issue: make submit)" >&2; exit 1
+submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., SPOT=1, WAIT=0, LOCAL=1, DRY_RUN=1)
+	$(BIN)/python submit.py --image "$(IMAGE)" --tag "$(TAG)" --role "$(ROLE)" --bucket "$(BUCKET)" \
+	  --instance-type "$(INSTANCE_TYPE)" --instance-count "$(INSTANCE_COUNT)" --inputs "$(INPUTS)" \
+	  --hyperparameters "$(HYPERPARAMETERS)" --output-path "$(OUTPUT_PATH)" --job-name "$(JOB_NAME)" \
+	  --max-run "$(MAX_RUN)" --max-wait "$(MAX_WAIT)" --volume-size "$(VOLUME_SIZE)" \
+	  --spot="$(SPOT)" --wait="$(WAIT)" --local="$(LOCAL)" --dry-run="$(DRY_RUN)"
 
 ##@ Development
 
@@ -61,7 +83,7 @@ test: $(VENV)/.installed node_modules/.installed ## Run the tests (pytest and ba
 
 .PHONY: test-container
 test-container: $(VENV)/.installed node_modules/.installed ## Container tests: real Docker engine, registry and moto (root, Linux)
-	@echo "make test-container: not implemented yet (issue: make push)" >&2; exit 1
+	$(BATS) --timing tests/container
 
 .PHONY: bench
 bench: $(VENV)/.installed ## Time the feature transform against a per-row loop, on the sample
@@ -69,7 +91,7 @@ bench: $(VENV)/.installed ## Time the feature transform against a per-row loop, 
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
-	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash tests/*.bats
+	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash tests/*.bats tests/container/* tests/stubs/*
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile

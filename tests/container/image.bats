@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# The training image in a real Docker engine: `make push` builds it on a debootstrapped
+# Python base and pushes it to a local registry (moto answers the AWS calls); the tests pull
+# it back and run it the way SageMaker does. Needs root, Linux, and Debian's docker.io,
+# docker-registry and debootstrap (.ci/run installs them). Run: make test-container
+
+load '../../node_modules/bats-support/load'
+load '../../node_modules/bats-assert/load'
+load '../moto'
+load 'services'
+bats_require_minimum_version 1.5.0
+
+REPO_DIR="$(cd "${BATS_TEST_DIRNAME}/../.." && pwd)"
+BASE_IMAGE="local/python:3.11-bookworm"
+
+# Runs a step of setup_file and reports its duration in the test output.
+timed() {
+  local label="$1" started=${SECONDS}
+  shift
+  "$@"
+  echo "# ${label}: $((SECONDS - started)) s" >&3
+}
+
+start_services() {
+  start_dockerd
+  start_registry
+  start_moto
+}
+
+make_push() {
+  # --no-print-directory: make's own "Leaving directory" line would follow the URI.
+  DOCKER_BUILD_NETWORK=host make --no-print-directory -C "${REPO_DIR}" push \
+    IMAGE=eeg REGISTRY="${REGISTRY_ADDRESS}" BASE_IMAGE="${BASE_IMAGE}" \
+    >"${BATS_FILE_TMPDIR}/push.out" 2>"${BATS_FILE_TMPDIR}/push.err" || {
+    tail -30 "${BATS_FILE_TMPDIR}/push.err" >&2
+    return 1
+  }
+  IMAGE_URI="$(tail -1 "${BATS_FILE_TMPDIR}/push.out")"
+  export IMAGE_URI
+}
+
+setup_file() {
+  timed "engine, registry and moto started" start_services
+  timed "base image ${BASE_IMAGE} (debootstrap)" build_base_image "${BASE_IMAGE}"
+  timed "make push (build and push)" make_push
+}
+
+teardown_file() {
+  stop_moto
+  stop_registry
+  stop_dockerd
+  remove_services_dir
+}
+
+# A copy of test_dir, the bundled /opt/ml sample, that trains for $1 epochs.
+opt_ml() {
+  local tree="${BATS_TEST_TMPDIR}/opt_ml"
+  cp -r "${REPO_DIR}/test_dir" "${tree}"
+  rm -rf "${tree:?}/model/"* "${tree:?}/output/"*
+  echo "{\"epochs\": \"$1\", \"batch_size\": \"32\"}" >"${tree}/input/config/hyperparameters.json"
+  echo "${tree}"
+}
+
+epoch_logged() {
+  docker logs "$1" 2>&1 | grep -q '^epoch='
+}
+
+manifest() {
+  registry_api "v2/eeg/manifests/$1"
+}
+
+@test "make push prints the pushed image's URI with its digest last on stdout" {
+  assert_regex "${IMAGE_URI}" "^${REGISTRY_ADDRESS}/eeg@sha256:[0-9a-f]{64}$"
+}
+
+@test "the registry holds the image as latest and as the git SHA" {
+  run -0 registry_api "v2/eeg/tags/list"
+  assert_output --partial '"latest"'
+  assert_output --partial "\"$(git -C "${REPO_DIR}" rev-parse --short HEAD)"
+}
+
+@test "the pushed manifest is a single linux/amd64 image, not an index SageMaker rejects" {
+  run -0 registry_api "v2/eeg/manifests/${IMAGE_URI#*@}" --head
+  assert_output --partial "application/vnd.docker.distribution.manifest.v2+json"
+  local config
+  config="$(manifest "${IMAGE_URI#*@}" | "${VENV_PYTHON}" -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])')"
+  run -0 registry_api "v2/eeg/blobs/${config}"
+  assert_output --regexp '"architecture": ?"amd64"'
+  assert_output --regexp '"os": ?"linux"'
+}
+
+@test "the pushed image can be pulled back: every layer is in the registry" {
+  local layer
+  for layer in $(manifest "${IMAGE_URI#*@}" | "${VENV_PYTHON}" -c 'import json, sys; [print(l["digest"]) for l in json.load(sys.stdin)["layers"]]'); do
+    run -0 registry_api "v2/eeg/blobs/${layer}" --head
+  done
+  run -0 docker pull "${IMAGE_URI}"
+}
+
+@test "docker run --network none IMAGE train trains and writes the model" {
+  local tree
+  tree="$(opt_ml 2)"
+  run -0 docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train
+  assert_line --regexp '^epoch=2/2 loss='
+  assert [ -s "${tree}/model/model.keras" ]
+  assert [ ! -e "${tree}/output/failure" ]
+}
+
+@test "docker run IMAGE with no argument trains too" {
+  local tree
+  tree="$(opt_ml 1)"
+  run -0 docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}"
+  assert [ -s "${tree}/model/model.keras" ]
+}
+
+@test "a broken input leaves the failure file and a non-zero exit" {
+  local tree
+  tree="$(opt_ml 1)"
+  echo "not a pickle" >"${tree}/input/data/training/output_dict.pkl"
+  run -1 docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train
+  assert [ -s "${tree}/output/failure" ]
+  assert [ ! -e "${tree}/model/model.keras" ]
+}
+
+@test "docker stop (SIGTERM) ends training well inside its timeout, with a checkpoint" {
+  local tree started
+  tree="$(opt_ml 100000)"
+  docker run -d --name eeg-sigterm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train
+  wait_for 120 epoch_logged eeg-sigterm
+  started=${SECONDS}
+  docker stop -t 60 eeg-sigterm
+  # SIGKILL would come after 60 s, with exit code 137; 143 is train.py's own answer to SIGTERM.
+  assert [ $((SECONDS - started)) -lt 20 ]
+  run -0 docker inspect --format '{{.State.ExitCode}}' eeg-sigterm
+  assert_output 143
+  run -0 cat "${tree}/output/failure"
+  assert_output --partial "stopped by SIGTERM"
+  assert [ -s "${tree}/checkpoints/algo-1.keras" ]
+  docker rm eeg-sigterm
+}
+
+@test "make local trains in the Docker engine when one answers" {
+  DOCKER_BUILD_NETWORK=host run -0 make --no-print-directory -C "${REPO_DIR}" local BASE_IMAGE="${BASE_IMAGE}"
+  assert_line --partial "train_local: runner=docker"
+  assert [ -s "${REPO_DIR}/test_dir/model/model.keras" ]
+}
