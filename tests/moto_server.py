@@ -117,7 +117,9 @@ def environment(endpoint: str, folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "sagemaker-config.yaml"
     config.write_text(TELEMETRY_OFF)
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
+    # Nor does `make test`'s own state: a nested make would print "Leaving directory" last.
+    outside = ("AWS_", "SAGEMAKER_", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(outside)}
     return {
         **kept,
         "HOME": str(folder),  # ~/.aws and ~/.sagemaker (local mode's config) of an empty home

@@ -16,23 +16,14 @@ setup() {
   "${REPO}/.venv/bin/python" "${REPO}/make_sample_data.py" --rows 40 \
     "${PROJECT}/test_dir/input/data/training/output_dict.pkl" >/dev/null
 
-  # A stub docker: records each call, answers 'docker info' as STUB_DOCKER_INFO says.
-  STUBS="${BATS_TEST_TMPDIR}/stubs"
-  DOCKER_LOG="${BATS_TEST_TMPDIR}/docker.log"
-  mkdir -p "${STUBS}"
-  cat >"${STUBS}/docker" <<'STUB'
-#!/usr/bin/env bash
-printf '%s\n' "$*" >>"${DOCKER_LOG}"
-[[ "$1" != info ]] || exit "${STUB_DOCKER_INFO:-0}"
-STUB
-  chmod +x "${STUBS}/docker"
-  export DOCKER_LOG
-  export PATH="${STUBS}:${REPO}/.venv/bin:${PATH}"
+  # The stub docker records each call in STUB_LOG; STUB_DOCKER_INFO_RC=1 means no engine.
+  export STUB_LOG="${BATS_TEST_TMPDIR}/docker.log"
+  export PATH="${BATS_TEST_DIRNAME}/stubs:${REPO}/.venv/bin:${PATH}"
   unset RUNNER BASE_IMAGE DOCKER_BUILD_NETWORK
 }
 
 @test "the native runner trains when no Docker engine answers" {
-  STUB_DOCKER_INFO=1 run "${PROJECT}/train_local.sh"
+  STUB_DOCKER_INFO_RC=1 run "${PROJECT}/train_local.sh"
 
   assert_success
   assert_output --partial "runner=native"
@@ -45,9 +36,9 @@ STUB
 
   assert_success
   assert_output --partial "runner=docker image=eeg"
-  run grep -x "build --tag eeg ${PROJECT}" "${DOCKER_LOG}"
+  run grep -x "docker build --tag eeg ${PROJECT}" "${STUB_LOG}"
   assert_success
-  run grep "^run " "${DOCKER_LOG}"
+  run grep "^docker run " "${STUB_LOG}"
   assert_output --partial "--rm"
   assert_output --partial "--volume ${PROJECT}/test_dir:/opt/ml eeg train"
 }
@@ -56,7 +47,7 @@ STUB
   BASE_IMAGE=local/python:3.11 DOCKER_BUILD_NETWORK=host run "${PROJECT}/train_local.sh" eeg
 
   assert_success
-  run grep "^build " "${DOCKER_LOG}"
+  run grep "^docker build " "${STUB_LOG}"
   assert_output --partial "--build-arg BASE_IMAGE=local/python:3.11"
   assert_output --partial "--network host"
 }
@@ -66,12 +57,12 @@ STUB
 
   assert_success
   assert_output --partial "runner=native"
-  run grep "^build" "${DOCKER_LOG}"
+  run grep "^docker build" "${STUB_LOG}"
   assert_failure
 }
 
 @test "RUNNER=docker fails with a clear message when no engine answers" {
-  STUB_DOCKER_INFO=1 RUNNER=docker run "${PROJECT}/train_local.sh"
+  STUB_DOCKER_INFO_RC=1 RUNNER=docker run "${PROJECT}/train_local.sh"
 
   assert_failure
   assert_output --partial "train_local: RUNNER=docker but no Docker engine answers"
@@ -129,7 +120,7 @@ print(json.load(open(d + "/hyperparameters.json")), json.load(open(d + "/resourc
   run "${PROJECT}/train_local.sh"
 
   assert_success
-  run grep -c "^run .*--volume ${PROJECT}/test_dir:/opt/ml" "${DOCKER_LOG}"
+  run grep -c "^docker run .*--volume ${PROJECT}/test_dir:/opt/ml" "${STUB_LOG}"
   assert_output 1
 }
 
