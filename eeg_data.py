@@ -10,10 +10,11 @@ arrays: a pickle that would import or call anything else is refused, never execu
 
 from __future__ import annotations
 
-import codecs
 import collections
 import io
+import math
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,19 +29,8 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".p")
 NPZ_SUFFIX = ".npz"
 FEATURES = ("fft", "raw")
 
-# The only globals a pickle of dicts, lists and numpy arrays needs, by the names numpy 1
-# (numpy.core) and numpy 2 (numpy._core) write; each maps to the object it stands for.
-_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-}
-for _module in ("numpy.core", "numpy._core"):
-    _ALLOWED_GLOBALS[(f"{_module}.multiarray", "_reconstruct")] = np._core.multiarray._reconstruct
-    _ALLOWED_GLOBALS[(f"{_module}.multiarray", "scalar")] = np._core.multiarray.scalar
-    _ALLOWED_GLOBALS[(f"{_module}.numeric", "_frombuffer")] = np._core.numeric._frombuffer
-
+# Pickled numpy types that are read: numbers, and text (refused later with a clear message).
+_PICKLED_DTYPE = re.compile(r"[biufc][0-9]{1,2}|[US][0-9]{1,6}")
 Array = npt.NDArray[Any]
 
 
@@ -61,6 +51,111 @@ class ChannelData:
     test: Rows | None
 
 
+class _NdarrayName:
+    """What a pickle gets for numpy.ndarray: a name _reconstruct accepts, nothing it can call.
+
+    The real class would let a pickle call ndarray(shape, dtype, buffer, offset) and build an
+    array over arbitrary memory.
+    """
+
+    def __call__(self, *args: Any) -> None:
+        raise UserError("the pickle calls numpy.ndarray directly, which is not allowed")
+
+
+_NDARRAY = _NdarrayName()
+
+
+class _PickledDtype:
+    """numpy.dtype(spec, align, copy) as a pickle calls it, checked before a real dtype exists.
+
+    A real dtype would accept any __setstate__, including flags that declare raw bytes to be
+    Python object pointers.
+    """
+
+    def __init__(self, spec: Any, align: Any = False, copy: Any = False) -> None:
+        if not isinstance(spec, str) or not _PICKLED_DTYPE.fullmatch(spec):
+            raise UserError(f"the pickle holds numpy data of type {spec!r}: only numbers are read")
+        self.spec = spec
+        self.byteorder = "="
+
+    def __setstate__(self, state: Any) -> None:
+        if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")):
+            raise UserError("the pickle holds a malformed numpy type")
+        if any(part is not None for part in state[2:5]):
+            raise UserError("the pickle holds a structured numpy type: only plain arrays are read")
+        self.byteorder = state[1]
+
+    def real(self) -> np.dtype:
+        dtype = np.dtype(self.spec)
+        return dtype.newbyteorder(self.byteorder) if self.byteorder in "<>" else dtype
+
+
+class _PickledArray:
+    """What _reconstruct returns: empty until the pickle's BUILD gives shape, type and bytes."""
+
+    def __init__(self) -> None:
+        self.array: Array | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if not (isinstance(state, tuple) and len(state) in (4, 5)):
+            raise UserError("the pickle holds a malformed numpy array")
+        shape, dtype, fortran, data = state[-4:]
+        self.array = _array_from_bytes(data, dtype, shape, "F" if fortran else "C")
+
+
+def _array_from_bytes(data: Any, dtype: Any, shape: Any, order: Any) -> Array:
+    """A copy of the bytes as an array, after checking that they are exactly that array."""
+    if isinstance(data, memoryview | pickle.PickleBuffer):
+        data = bytes(data)
+    if not isinstance(data, bytes | bytearray):
+        raise UserError("the pickle holds an array of Python objects: only numbers are read")
+    valid_shape = isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)
+    if not (isinstance(dtype, _PickledDtype) and valid_shape and order in ("C", "F")):
+        raise UserError("the pickle holds a malformed numpy array")
+    real = dtype.real()
+    count = math.prod(shape)
+    if len(data) != count * real.itemsize:
+        raise UserError("the pickle holds a numpy array whose data does not match its shape")
+    if count == 0:
+        return np.empty(shape, dtype=real)
+    return np.frombuffer(data, dtype=real, count=count).reshape(shape, order=order).copy()
+
+
+def _reconstruct(kind: Any, shape: Any, typecode: Any) -> _PickledArray:
+    if kind is not _NDARRAY:
+        raise UserError("the pickle builds a numpy subclass: only plain arrays are read")
+    return _PickledArray()
+
+
+def _frombuffer(data: Any, dtype: Any, shape: Any, order: Any) -> Array:
+    return _array_from_bytes(data, dtype, shape, order)
+
+
+def _scalar(dtype: Any, data: Any) -> Any:
+    return _array_from_bytes(data, dtype, (), "C")[()]
+
+
+def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    """Protocol 2 writes bytes as _codecs.encode(text, "latin1")."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UserError("the pickle calls _codecs.encode in an unexpected way")
+    return text.encode("latin1")
+
+
+# The only globals a pickle of dicts, lists and numpy arrays needs, by the names numpy 1
+# (numpy.core) and numpy 2 (numpy._core) write, each mapped to a checking stand-in.
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _PickledDtype,
+    ("_codecs", "encode"): _latin1,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+}
+for _module in ("numpy.core", "numpy._core"):
+    _ALLOWED_GLOBALS[(f"{_module}.multiarray", "_reconstruct")] = _reconstruct
+    _ALLOWED_GLOBALS[(f"{_module}.multiarray", "scalar")] = _scalar
+    _ALLOWED_GLOBALS[(f"{_module}.numeric", "_frombuffer")] = _frombuffer
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         allowed = _ALLOWED_GLOBALS.get((module, name))
@@ -70,6 +165,23 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 "lists, numbers, strings and numpy arrays are read (or save the data with np.savez)"
             )
         return allowed
+
+
+def _materialise(value: Any, depth: int = 0) -> Any:
+    """Swaps each checked array stand-in for its array, in the containers a pickle holds."""
+    if depth > 20:
+        raise UserError("the pickle nests containers too deeply")
+    if isinstance(value, _PickledArray):
+        if value.array is None:
+            raise UserError("the pickle holds a numpy array without data")
+        return value.array
+    if isinstance(value, _NdarrayName | _PickledDtype):
+        raise UserError("the pickle holds a bare numpy type where data was expected")
+    if isinstance(value, dict):
+        return {key: _materialise(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_materialise(item, depth + 1) for item in value)
+    return value
 
 
 def read_channel(folder: Path, channel: str) -> ChannelData:
@@ -127,7 +239,7 @@ def _read_file(path: Path, channel: str) -> ChannelData:
 def _read_pickle(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
-            loaded = _RestrictedUnpickler(file).load()
+            loaded = _materialise(_RestrictedUnpickler(file).load())
     except UserError as error:
         raise UserError(f"refused {path.name}: {error}") from None
     except Exception as error:  # a corrupt pickle can raise almost anything

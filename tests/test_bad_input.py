@@ -22,6 +22,13 @@ class RunsACommand:
         return (os.system, (f"touch '{self.marker}'",))
 
 
+class ReadsMemory:
+    """Unpickling this builds an array over the 64 bytes before a buffer: a memory leak."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((2, 32), "u1", b"ab", -64))
+
+
 def fails_cleanly(opt_ml, *expected_words):
     """Runs ./train and checks the failure contract; returns the failure line."""
     result = opt_ml.run()
@@ -78,6 +85,12 @@ def test_a_pickle_that_would_run_a_command_is_refused_and_never_run(opt_ml, tmp_
 
     fails_cleanly(opt_ml, "refused", "posix.system")
     assert not marker.exists()
+
+
+def test_a_pickle_that_would_build_an_array_over_raw_memory_is_refused(opt_ml):
+    replace_training_file(opt_ml, "output_dict.pkl", pickle.dumps({"x_train": ReadsMemory()}))
+
+    fails_cleanly(opt_ml, "refused", "numpy.ndarray")
 
 
 def test_a_pickle_of_something_other_than_a_dict_is_reported(opt_ml):

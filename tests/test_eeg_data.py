@@ -64,6 +64,48 @@ def test_the_restricted_unpickler_refuses_any_other_global(tmp_path):
         eeg_data._read_pickle(path)
 
 
+class Reduces:
+    """Pickles as the call function(*args): how a hostile pickle reaches numpy's constructors."""
+
+    def __init__(self, function, *args):
+        self.call = (function, args)
+
+    def __reduce__(self):
+        return self.call
+
+
+@pytest.mark.parametrize(
+    ("hostile", "message"),
+    [
+        # object pointers taken from the bytes: a crash, or worse, once the array is copied
+        (Reduces(np.ndarray, (2,), "O", b"A" * 16), "calls numpy.ndarray directly"),
+        # a negative offset: an array over the memory before the buffer
+        (Reduces(np.ndarray, (2, 32), "u1", b"ab", -64), "calls numpy.ndarray directly"),
+        # a void type whose pickled flags declare it to hold Python objects
+        (np.zeros(2, dtype="V8"), "of type 'V8'"),
+        (np.array([1, "a"], dtype=object), "of type 'O8'"),
+    ],
+)
+def test_pickled_numpy_data_that_is_not_plain_numbers_is_refused(tmp_path, hostile, message):
+    path = tmp_path / "data.pkl"
+    path.write_bytes(pickle.dumps({"x_train": [hostile]}))
+
+    with pytest.raises(UserError, match=message):
+        eeg_data._read_pickle(path)
+
+
+def test_an_array_whose_bytes_do_not_match_its_shape_is_refused(tmp_path):
+    honest = pickle.dumps({"x_train": np.zeros((2, 2), np.float32)}, protocol=2)
+    # the state's shape (2, 2) becomes (9, 2): more elements than the 16 bytes hold
+    lying = honest.replace(b"(K\x01K\x02K\x02", b"(K\x01K\x09K\x02")
+    assert lying != honest
+    path = tmp_path / "data.pkl"
+    path.write_bytes(lying)
+
+    with pytest.raises(UserError, match="does not match its shape"):
+        eeg_data._read_pickle(path)
+
+
 def test_integer_labels_and_one_hot_labels_give_the_same_class_ids():
     ids = np.array([1, 0, 1])
 
