@@ -23,7 +23,7 @@ from sagemaker_env import UserError
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
-PERMISSIONS_HINT = "see 'IAM permissions' under 'Train on SageMaker' in README.md"
+PERMISSIONS_HINT = "see 'IAM permissions for the job' in README.md"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@
 # Environment:
 #   AWS_REGION, AWS_DEFAULT_REGION  the region (else `aws configure get region`; no default)
 #   REGISTRY=host[:port]            push there instead of <account>.dkr.ecr.<region>.amazonaws.com
+#                                   (it is sent the ECR login token: name only hosts you trust)
 #   BASE_IMAGE=...                  docker build --build-arg BASE_IMAGE (see the Dockerfile)
 #   GPU=1                           build the GPU image (--build-arg REQUIREMENTS=requirements-gpu.txt)
 #   DOCKER_BUILD_NETWORK=host       docker build --network (for engines without a bridge)
@@ -132,6 +133,9 @@ main() {
   account="$(aws_account "${region}")"
   [[ "${region}" == cn-* ]] && suffix="amazonaws.com.cn"
   registry="${REGISTRY:-${account}.dkr.ecr.${region}.${suffix}}"
+  if [[ ! "${registry}" =~ \.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$ ]]; then
+    log "warning: ${registry} is not an ECR registry, yet it receives this account's ECR login token"
+  fi
   local repository="${registry}/${image}"
   log "account ${account}, region ${region}, pushing ${repository}:${tag} and :latest"
 

@@ -13,7 +13,7 @@ sagemaker.get_execution_role() works only inside SageMaker. Prints the job name,
 URL and where model.tar.gz will be; when waiting (the default) it streams the job's logs and
 exits non-zero, with the job's FailureReason, unless the job completes. --local runs the
 local image IMAGE:TAG in containers on this machine, on test_dir's data, and writes
-model.tar.gz to test_dir/output/JOB/.
+model.tar.gz to local_output/JOB/ (outside test_dir, which make local empties).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ MAX_RUN = 24 * 60 * 60  # seconds; SageMaker's own default, at most 28 days
 VOLUME_SIZE = 30  # GB of storage per instance, the SDK's default
 # local mode runs the image on this machine, on the bundled sample
 LOCAL_DATA = REPO / "test_dir" / "input" / "data" / "training"
-LOCAL_OUTPUT = REPO / "test_dir" / "output"
+LOCAL_OUTPUT = REPO / "local_output"  # not under test_dir/output, which make local empties
 LOCAL_ROLE = "arn:aws:iam::111111111111:role/local-mode"  # required by the SDK, never used locally
 # what the API accepts
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
@@ -281,10 +281,11 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     from sagemaker.session import Session
 
     config = load_sagemaker_config()
-    if dry_run:  # a dry run reports nothing to anyone, the SDK's telemetry included
-        modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
-        modules["TelemetryOptOut"] = True
-        config.setdefault("SchemaVersion", "1.0")
+    # The SDK's telemetry call goes to a public S3 host (not AWS_ENDPOINT_URL) without a
+    # timeout: in a VPC with no internet it would hang fit(). This command reports nothing.
+    modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
+    modules["TelemetryOptOut"] = True
+    config.setdefault("SchemaVersion", "1.0")
     boto_session = boto3.Session(region_name=job.region)
     session_type = LocalSession if job.local else Session
     session = session_type(boto_session=boto_session, sagemaker_config=config or None)

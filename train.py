@@ -114,7 +114,9 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     print_info(paths)
     keras.utils.set_random_seed(hyperparameters["seed"])
     checkpoint = Checkpoint(paths.checkpoints, host)
-    model, history = checkpoint.restore(keras)
+    save_every_epoch = checkpointing_requested(paths)
+    # Only a job with CheckpointConfig resumes: a checkpoint another run left is not this job's.
+    model, history = checkpoint.restore(keras) if save_every_epoch else (None, [])
     if model is None:
         model = build_model(keras, data["x_train"].shape[1], len(data["class_names"]))
         model.compile(
@@ -129,7 +131,6 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         )
 
     epochs = hyperparameters["epochs"]
-    save_every_epoch = checkpointing_requested(paths)
 
     def after_epoch(row: dict[str, float]) -> None:
         print(format_epoch_line(row["epoch"], epochs, row, row["time"]), flush=True)

@@ -2,7 +2,7 @@
 # Usage: train_local.sh [IMAGE]
 # Trains on test_dir, the /opt/ml mirror beside this script, as SageMaker would.
 #
-# Empties test_dir/model and test_dir/output, writes any missing input/config file the
+# Empties test_dir/model, test_dir/output and test_dir/checkpoints, writes any missing input/config file the
 # way SageMaker's local mode does, then trains:
 #   docker  when a Docker engine answers: builds IMAGE (default eeg) and runs
 #           docker run --rm -v "<test_dir>:/opt/ml" IMAGE train
@@ -74,7 +74,7 @@ run_in_docker() {
 }
 
 run_natively() {
-  echo "${PROGRAM}: runner=native (no Docker engine answered; RUNNER=docker to insist)" >&2
+  echo "${PROGRAM}: runner=native ($1)" >&2
   if [[ -x "${REPO_DIR}/.venv/bin/python3" ]]; then
     PATH="${REPO_DIR}/.venv/bin:${PATH}"
   fi
@@ -93,13 +93,14 @@ main() {
 
   empty_folder "${TEST_DIR}/model"
   empty_folder "${TEST_DIR}/output"
+  rm -rf "${TEST_DIR:?}/checkpoints"
   write_missing_config
 
   case "${RUNNER:-}" in
   docker) docker_answers || abort "RUNNER=docker but no Docker engine answers ('docker info' fails)"
     run_in_docker "${image}" ;;
-  native) run_natively ;;
-  "") if docker_answers; then run_in_docker "${image}"; else run_natively; fi ;;
+  native) run_natively "RUNNER=native" ;;
+  "") if docker_answers; then run_in_docker "${image}"; else run_natively "no Docker engine answered; RUNNER=docker to insist"; fi ;;
   *) abort "RUNNER=${RUNNER} is not docker or native" ;;
   esac
   echo "${PROGRAM}: model in ${TEST_DIR}/model" >&2

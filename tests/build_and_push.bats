@@ -118,6 +118,16 @@ docker push ${ECR}/eeg:latest"
 docker push 127.0.0.1:5000/eeg:latest"
 }
 
+@test "push to a REGISTRY that is not ECR warns that it is sent the ECR login token" {
+  REGISTRY=127.0.0.1:5000 run -0 --separate-stderr "${SCRIPT}" eeg v1
+  [[ "${stderr}" == *"warning: 127.0.0.1:5000 is not an ECR registry, yet it receives this account's ECR login token"* ]]
+}
+
+@test "push to ECR gives no registry warning" {
+  run -0 --separate-stderr "${SCRIPT}" eeg v1
+  [[ "${stderr}" != *"warning:"* ]]
+}
+
 @test "push takes the region from AWS_REGION before AWS_DEFAULT_REGION" {
   AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=us-east-1 run -0 --separate-stderr "${SCRIPT}" eeg v1
   assert_output "123456789012.dkr.ecr.eu-west-1.amazonaws.com/eeg@${DIGEST}"
@@ -171,7 +181,8 @@ docker push 127.0.0.1:5000/eeg:latest"
 @test "push fails with a clear message when the Docker daemon does not answer" {
   STUB_DOCKER_INFO_RC=1 run -1 "${SCRIPT}" eeg v1
   assert_output --partial "build_and_push: the Docker daemon is not answering"
-  refute_line --partial "docker push"
+  run grep -c '^docker push' "${STUB_LOG}"
+  assert_output 0
 }
 
 @test "push fails with a clear message when aws is missing" {

@@ -8,6 +8,7 @@
 VENV_PYTHON="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin/python"
 
 start_moto() {
+  export MOTO_PID=""
   local port
   port="$("${VENV_PYTHON}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   # fd 3 closed: bats waits for whatever still holds it.

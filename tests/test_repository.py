@@ -15,7 +15,10 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.parametrize("script", ["train", "train_local.sh"])
+SCRIPTS = ["train", "train_local.sh", "build_and_push.sh", ".ci/run", "tests/stubs/docker"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_scripts_are_committed_with_their_run_bit(script):
     assert git("ls-files", "--stage", script).startswith("100755 ")
 

@@ -237,12 +237,12 @@ def test_local_mode_runs_the_locally_built_image_on_local_gpu(local_dry_run: dic
     assert local_dry_run["ResourceConfig"]["InstanceType"] == "local_gpu"
 
 
-def test_local_mode_trains_on_test_dir_and_writes_there(local_dry_run: dict[str, Any]) -> None:
+def test_local_mode_trains_on_test_dir_and_writes_to_local_output(local_dry_run: dict[str, Any]) -> None:
     [channel] = local_dry_run["InputDataConfig"]
     source = channel["DataSource"]["FileDataSource"]["FileUri"]
     assert source == f"file://{REPO}/test_dir/input/data/training"
     output = local_dry_run["OutputDataConfig"]["S3OutputPath"]
-    assert output == f"file://{REPO}/test_dir/output/{local_dry_run['TrainingJobName']}"
+    assert output == f"file://{REPO}/local_output/{local_dry_run['TrainingJobName']}"
 
 
 # --- refusals: a clear message, exit status 1, no job

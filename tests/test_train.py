@@ -156,6 +156,7 @@ def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
     opt_ml.hyperparameters({"epochs": "1", "seed": "3"})
     first = opt_ml.run()
     second = opt_ml.run()
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
 
     def val_loss(result):
         return [
@@ -164,4 +165,4 @@ def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
             if "val_loss=" in line
         ]
 
-    assert val_loss(first) == val_loss(second)
+    assert val_loss(first) and val_loss(first) == val_loss(second)

@@ -40,6 +40,8 @@ make_push() {
 }
 
 setup_file() {
+  # Nothing inherited names what teardown_file kills or deletes: only what this file started.
+  export DOCKERD_PID="" REGISTRY_PID="" MOTO_PID="" SERVICES_DIR=""
   timed "engine, registry and moto started" start_services
   timed "base image ${BASE_IMAGE} (debootstrap)" build_base_image "${BASE_IMAGE}"
   timed "make push (build and push)" make_push
