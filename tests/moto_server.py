@@ -83,7 +83,7 @@ def _answering(endpoint: str, process: subprocess.Popen, deadline: float) -> boo
 @contextmanager
 def running(log: Path) -> Iterator[str]:
     """Yields the endpoint of a fresh moto server; another process may take our free port
-    between probing and binding (three agents share this machine), so that is retried."""
+    between probing and binding, so that is retried."""
     deadline = time.monotonic() + STARTUP_SECONDS
     for _attempt in range(3):
         endpoint_port = _free_port()
