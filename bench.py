@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import eeg_data
+import transform
 
 SAMPLE = Path(__file__).parent / "test_dir/input/data/training"
 REPEATS = 5
@@ -39,8 +40,8 @@ def best_seconds(function: Callable[[np.ndarray], np.ndarray], x: np.ndarray) ->
 
 def main() -> None:
     x = eeg_data.read_channel(SAMPLE, "training").train.x
-    np.testing.assert_allclose(eeg_data.features(x, "fft"), per_row_fft(x), rtol=1e-4, atol=1e-7)
-    vectorised = best_seconds(lambda rows: eeg_data.features(rows, "fft"), x)
+    np.testing.assert_allclose(transform.features(x, "fft"), per_row_fft(x), rtol=1e-4, atol=1e-7)
+    vectorised = best_seconds(lambda rows: transform.features(rows, "fft"), x)
     looped = best_seconds(per_row_fft, x)
     print(f"rows={len(x)} samples_per_row={x.shape[1]} repeats={REPEATS}")
     print(f"fft features: vectorised={vectorised * 1e3:.1f}ms per_row_loop={looped * 1e3:.1f}ms")

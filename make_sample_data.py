@@ -1,6 +1,6 @@
 """Writes the bundled sample: synthetic 2-class EEG-like recordings in the original output_dict format.
 
-    python make_sample_data.py                       # test_dir/input/data/training/output_dict.pkl
+    python make_sample_data.py                       # test_dir/input/data/training/output_dict
     python make_sample_data.py --rows 40 out.pkl     # a smaller file anywhere
 
 Each row is 8 s at 250 Hz (2000 samples) of 1/f background noise plus an alpha (8-12 Hz)
@@ -20,7 +20,7 @@ import numpy as np
 
 SAMPLE_RATE_HZ = 250
 SAMPLES_PER_ROW = 2000
-DEFAULT_OUTPUT = Path(__file__).parent / "test_dir/input/data/training/output_dict.pkl"
+DEFAULT_OUTPUT = Path(__file__).parent / "test_dir/input/data/training/output_dict"
 
 
 def recordings(rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

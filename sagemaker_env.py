@@ -85,32 +85,85 @@ class Paths:
         return self.data / name
 
 
+# Config files are a few KB; anything far larger is not SageMaker's.
+CONFIG_SIZE_LIMIT = 1_000_000
+# A host name from resourceconfig.json becomes part of checkpoint file names.
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+INPUT_MODES = ("File", "FastFile")
+
+
 def read_json_config(paths: Paths, name: str, default: Any) -> Any:
-    """Reads input/config/<name>; a missing file gives default, a malformed one an error."""
+    """Reads input/config/<name>, which must hold a JSON object; a missing file gives default."""
     path = paths.config / name
     if not path.exists():
         return default
+
+    def no_constants(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
+        if path.stat().st_size > CONFIG_SIZE_LIMIT:
+            raise ValueError(f"{path.stat().st_size} bytes, more than a config file holds")
+        value = json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constants)
+    except RecursionError:
+        raise UserError(f"{path} nests too deeply to be a SageMaker config file: fix or delete it") from None
+    except (ValueError, UnicodeDecodeError, OSError) as error:
         raise UserError(f"{path} is not valid JSON ({error}): fix or delete it") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path} holds a JSON {_json_type(value)}, not an object: fix or delete it")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def resource_config(paths: Paths) -> dict[str, Any]:
     """The host names of this job; a single host called algo-1 when run by hand."""
-    config = read_json_config(paths, "resourceconfig.json", {})
-    return {"current_host": "algo-1", "hosts": ["algo-1"], **config}
+    path = paths.config / "resourceconfig.json"
+    config = {"current_host": "algo-1", "hosts": ["algo-1"], **read_json_config(paths, path.name, {})}
+    host, hosts = config["current_host"], config["hosts"]
+    if not (isinstance(host, str) and HOST_NAME.fullmatch(host)):
+        raise UserError(
+            f"{path}: current_host {host!r} is not a host name (letters, digits, '.', '-', '_'; "
+            "SageMaker writes algo-1)"
+        )
+    if not (isinstance(hosts, list) and all(isinstance(h, str) and HOST_NAME.fullmatch(h) for h in hosts)):
+        raise UserError(f'{path}: hosts must be a list of host names such as ["algo-1"]')
+    if host not in hosts:
+        raise UserError(f"{path}: current_host {host!r} is not among hosts {hosts[:8]}")
+    return config
+
+
+def input_data_config(paths: Paths) -> dict[str, dict[str, Any]]:
+    """The channels the job declared, each with its input mode and content type."""
+    path = paths.config / "inputdataconfig.json"
+    config = read_json_config(paths, path.name, {})
+    for channel, settings in config.items():
+        if not isinstance(settings, dict):
+            raise UserError(f"{path}: channel '{channel}' holds a JSON {_json_type(settings)}, not an object")
+        mode = settings.get("TrainingInputMode", "File")
+        if mode not in INPUT_MODES:
+            raise UserError(
+                f"{path}: channel '{channel}' uses input mode {mode!r}, which train.py does not read: "
+                f"use {' or '.join(INPUT_MODES)}"
+            )
+        if not isinstance(settings.get("ContentType", ""), str):
+            raise UserError(f"{path}: channel '{channel}' has a ContentType that is not a string")
+    return config
 
 
 def checkpointing_requested(paths: Paths) -> bool:
     """True when the job set CheckpointConfig, i.e. SageMaker will sync the folder to S3."""
-    return (paths.config / "checkpointconfig.json").exists()
+    return read_json_config(paths, "checkpointconfig.json", None) is not None
 
 
 def parse_hyperparameters(
     raw: Any,
     defaults: Mapping[str, Any],
     accepted: Mapping[str, tuple[Any, ...]],
+    source: str = "hyperparameters.json",
 ) -> dict[str, Any]:
     """Returns defaults overridden by raw, each value parsed to its default's type.
 
@@ -122,11 +175,16 @@ def parse_hyperparameters(
     _tuning_objective_metric) and are ignored.
     """
     if not isinstance(raw, dict):
-        raise UserError("hyperparameters.json must hold a JSON object of name: string pairs")
+        raise UserError(f"{source} must hold a JSON object of name: string pairs")
     values = dict(defaults)
     for name, value in raw.items():
         if name.startswith(("sagemaker_", "_")):
             continue
+        if not isinstance(value, str | int | float | bool):
+            raise UserError(
+                f"{source}: hyperparameter '{name}' holds a JSON {_json_type(value)}: "
+                'values are strings such as "10"'
+            )
         if name not in defaults:
             known = ", ".join(sorted(defaults))
             raise UserError(f"unknown hyperparameter '{name}': accepted names are {known}")
@@ -144,10 +202,14 @@ def _parse_value(name: str, value: Any, default: Any, accepted: tuple[Any, ...])
                 raise ValueError(text)
             parsed: Any = text.lower() == "true"
         elif kind is int:
+            if not _INTEGER.fullmatch(text):
+                raise ValueError(text)
             parsed = int(text)
         elif kind is float:
+            if not _DECIMAL.fullmatch(text):
+                raise ValueError(text)
             parsed = float(text)
-            if parsed != parsed or parsed in (float("inf"), float("-inf")):
+            if parsed in (float("inf"), float("-inf")):
                 raise ValueError(text)
         else:
             parsed = text
@@ -156,6 +218,11 @@ def _parse_value(name: str, value: Any, default: Any, accepted: tuple[Any, ...])
     if accepted and not _is_accepted(parsed, accepted):
         raise UserError(f"hyperparameter {name}={value!r} is out of range: use {described}")
     return parsed
+
+
+# Plain ASCII decimals only: Python's int() and float() would also take "1_0", "٣" and "nan".
+_INTEGER = re.compile(r"[-+]?[0-9]{1,18}")
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 def _unquote(value: Any) -> str:

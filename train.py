@@ -8,15 +8,13 @@ SageMaker runs `docker run IMAGE train`; `train` execs this file. By hand:
 Hyperparameters come from input/config/hyperparameters.json (all values strings, as
 SageMaker sends them) and override HYPERPARAMETERS below; an unknown name or a bad value
 stops the job with a message saying what is accepted. To bring your own model, replace
-build_model() and, if your data differs, eeg_data.features(); sagemaker_env.py holds
+build_model() and, if your data differs, transform.features(); sagemaker_env.py holds
 the container contract and needs no change.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import math
 import os
 import platform
 import signal
@@ -24,18 +22,22 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import eeg_data
+import transform
+from checkpoint import Checkpoints
+from job_outputs import HISTORY_FILE, MODEL_FILE, history_csv, publish_model, remove_previous_results
+from memory_budget import Budget
 from sagemaker_env import (
     Paths,
     UserError,
     checkpointing_requested,
     format_epoch_line,
     format_test_line,
+    input_data_config,
     parse_hyperparameters,
     read_json_config,
     report_failure,
@@ -55,7 +57,7 @@ HYPERPARAMETERS: dict[str, Any] = {
 }
 # (low, high) is an inclusive range; a tuple of strings lists the accepted values.
 ACCEPTED: dict[str, tuple[Any, ...]] = {
-    "features": eeg_data.FEATURES,
+    "features": transform.FEATURES,
     "validation_fraction": (0.0, 0.9),
     "epochs": (1, 100_000),
     "batch_size": (1, 1_000_000),
@@ -64,9 +66,6 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
 }
 HIDDEN_UNITS = (1024, 512, 256, 64)  # the original model's Dense layers, tanh activated
 
-MODEL_FILE = "model.keras"
-METADATA_FILE = "metadata.json"
-HISTORY_FILE = "history.csv"
 EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
@@ -113,10 +112,10 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
 
     print_info(paths)
     keras.utils.set_random_seed(hyperparameters["seed"])
-    checkpoint = Checkpoint(paths.checkpoints, host)
+    checkpoints = Checkpoints(paths.checkpoints, host)
     save_every_epoch = checkpointing_requested(paths)
     # Only a job with CheckpointConfig resumes: a checkpoint another run left is not this job's.
-    model, history = checkpoint.restore(keras) if save_every_epoch else (None, [])
+    model, history = checkpoints.restore(keras.saving.load_model) if save_every_epoch else (None, [])
     if model is None:
         model = build_model(keras, data["x_train"].shape[1], len(data["class_names"]))
         model.compile(
@@ -126,25 +125,31 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         )
     elif model.input_shape[-1] != data["x_train"].shape[1]:
         raise UserError(
-            f"checkpoint {checkpoint.model} expects {model.input_shape[-1]} features but the data "
-            f"gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
+            f"the checkpoint in {paths.checkpoints} expects {model.input_shape[-1]} features but the "
+            f"data gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
         )
 
     epochs = hyperparameters["epochs"]
 
     def after_epoch(row: dict[str, float]) -> None:
         print(format_epoch_line(row["epoch"], epochs, row, row["time"]), flush=True)
+        if not all(math.isfinite(value) for value in row.values()):
+            raise UserError(
+                f"training diverged in epoch {row['epoch']} (loss={row.get('loss')}): lower "
+                f"learning_rate (now {hyperparameters['learning_rate']}) or rescale the data; "
+                "no model written"
+            )
         history.append(row)
         if save_every_epoch:
-            checkpoint.save(model, history)
+            checkpoints.save(model, history)
 
     fit(keras, model, data, hyperparameters, len(history), after_epoch, stop_requested)
     if stop_requested:
-        checkpoint.save(model, history)
-        raise Stopped(
-            f"stopped by SIGTERM after epoch {len(history)} of {epochs}; checkpoint saved to "
-            f"{checkpoint.model}, no model written"
-        )
+        saved = ""
+        if history:
+            checkpoints.save(model, history)
+            saved = f"; checkpoint saved to {checkpoints.model_path(len(history))}"
+        raise Stopped(f"stopped by SIGTERM after epoch {len(history)} of {epochs}{saved}, no model written")
 
     metrics = {name: value for name, value in history[-1].items() if name not in ("epoch", "time")}
     if len(data["x_test"]):
@@ -167,6 +172,10 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         "metrics": metrics,
         "versions": {"keras": keras.__version__, "python": platform.python_version()},
     }
+    if not all(bool(keras.ops.all(keras.ops.isfinite(weight))) for weight in model.weights):
+        raise UserError(
+            "the trained weights hold NaN or infinite values: lower learning_rate; no model written"
+        )
     write_atomically(paths.output_data / HISTORY_FILE, history_csv(history))
     publish_model(paths.model, model, metadata)
     print(f"model saved to {paths.model / MODEL_FILE}", flush=True)
@@ -233,34 +242,16 @@ def fit(
     )
 
 
-class Checkpoint:
-    """The model with its optimizer state, and the epochs done: a spot restart resumes here.
-
-    Files are named per host, as SageMaker syncs one checkpoint folder for all of them.
-    """
-
-    def __init__(self, folder: Path, host: str) -> None:
-        self.model = folder / f"{host}.keras"
-        self.state = folder / f"{host}.json"
-
-    def restore(self, keras: Any) -> tuple[Any, list[dict[str, float]]]:
-        if not (self.model.exists() and self.state.exists()):
-            return None, []
-        history = json.loads(self.state.read_text())["history"]
-        print(f"resuming from {self.model} after epoch {len(history)}", flush=True)
-        return keras.saving.load_model(self.model), history
-
-    def save(self, model: Any, history: list[dict[str, float]]) -> None:
-        self.model.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.model.with_name(f".{self.model.stem}.partial.keras")
-        model.save(partial)
-        os.replace(partial, self.model)
-        write_atomically(self.state, json.dumps({"history": history}))
-
-
 def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
     """Training, validation and test rows as standardised features with class ids."""
-    training = eeg_data.read_channel(paths.channel("training"), "training")
+    channels = input_data_config(paths)
+    budget = Budget.for_this_machine()  # one budget for all channels: they are in memory together
+
+    def read(name: str) -> eeg_data.ChannelData:
+        content_type = channels.get(name, {}).get("ContentType", "")
+        return eeg_data.read_channel(paths.channel(name), name, content_type, budget)
+
+    training = read("training")
     if training.train is None:
         raise UserError("the training channel holds no x_train rows")
     ids = eeg_data.class_ids(training.train.y, "training")
@@ -272,11 +263,16 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
         raise UserError(
             f"the training labels hold only one class ({ids[0]}): a classifier needs at least two"
         )
+    if len(classes) > eeg_data.MAX_CLASSES:
+        raise UserError(
+            f"the training labels hold {len(classes)} classes, more than {eeg_data.MAX_CLASSES}: "
+            "are the labels where they belong (y_train, or a CSV's first column)?"
+        )
     x_train, y_train = training.train.x, np.searchsorted(classes, ids)
 
     x_val, y_val = x_train[:0], y_train[:0]
     if paths.channel("validation").exists():
-        rows = eeg_data.all_rows(eeg_data.read_channel(paths.channel("validation"), "validation"))
+        rows = eeg_data.all_rows(read("validation"))
         x_val, y_val = rows.x, to_class_index(rows.y, classes, "validation")
     elif hyperparameters["validation_fraction"] > 0:
         order = np.random.default_rng(hyperparameters["seed"]).permutation(len(x_train))
@@ -289,7 +285,7 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
     x_test, y_test = x_train[:0], y_train[:0]
     test_rows = training.test
     if paths.channel("test").exists():
-        test_rows = eeg_data.all_rows(eeg_data.read_channel(paths.channel("test"), "test"))
+        test_rows = eeg_data.all_rows(read("test"))
     if test_rows is not None:
         x_test, y_test = test_rows.x, to_class_index(test_rows.y, classes, "test")
 
@@ -300,15 +296,24 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
                 f"{name} rows have {x.shape[1]} samples but training rows have {samples}: they must match"
             )
     kind = hyperparameters["features"]
-    train_features = eeg_data.features(x_train, kind)
+    train_features = transform.features(x_train, kind)
     # Statistics come from the training rows alone and travel with the model.
-    mean, std = eeg_data.standardisation(train_features)
+    mean, std = transform.standardisation(train_features)
+    inputs = {
+        "x_train": transform.standardise(train_features, mean, std),
+        "x_val": transform.standardise(transform.features(x_val, kind), mean, std),
+        "x_test": transform.standardise(transform.features(x_test, kind), mean, std),
+    }
+    for name, x in inputs.items():
+        if not np.isfinite(x).all():
+            raise UserError(
+                f"the {kind} features of {name} overflow float32 (values up to "
+                f"{float(np.abs(x_train).max()):.3g} in x_train): rescale the recordings, e.g. to microvolts"
+            )
     return {
-        "x_train": eeg_data.standardise(train_features, mean, std),
+        **inputs,
         "y_train": y_train,
-        "x_val": eeg_data.standardise(eeg_data.features(x_val, kind), mean, std),
         "y_val": y_val,
-        "x_test": eeg_data.standardise(eeg_data.features(x_test, kind), mean, std),
         "y_test": y_test,
         "samples": int(samples),
         "class_names": [str(name) for name in classes.tolist()],
@@ -323,38 +328,6 @@ def to_class_index(y: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:
     if len(unknown):
         raise UserError(f"{what} labels hold classes the training rows do not ({unknown[:5].tolist()})")
     return np.searchsorted(classes, ids)
-
-
-def publish_model(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None:
-    """Writes model.keras and metadata.json under temporary names, then renames both."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    partial = model_dir / f".{MODEL_FILE}.partial.keras"
-    try:
-        model.save(partial)
-        write_atomically(model_dir / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
-        os.replace(partial, model_dir / MODEL_FILE)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        (model_dir / METADATA_FILE).unlink(missing_ok=True)
-        raise
-
-
-def remove_previous_results(paths: Paths) -> None:
-    """A failed run must not leave an earlier run's model behind to be mistaken for its own."""
-    for path in (paths.model / MODEL_FILE, paths.model / METADATA_FILE, paths.failure):
-        path.unlink(missing_ok=True)
-    for partial in paths.model.glob(".*.partial.keras"):
-        partial.unlink()
-
-
-def history_csv(history: list[dict[str, float]]) -> str:
-    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time"]
-    present = [name for name in columns if any(name in row for row in history)]
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=present, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    return text.getvalue()
 
 
 def print_info(paths: Paths) -> None:

@@ -78,7 +78,12 @@ def sample_data() -> dict[str, np.ndarray]:
 @pytest.fixture
 def opt_ml(tmp_path: Path) -> OptMl:
     """A tree as SageMaker lays it out: three config files and a pickle in the training channel."""
-    tree = OptMl(tmp_path / "opt ml")
+    return new_opt_ml(tmp_path / "opt ml")
+
+
+def new_opt_ml(base: Path) -> OptMl:
+    """The original layout: training/output_dict, a pickle with no extension, as 2018's train.py read it."""
+    tree = OptMl(base)
     config = tree.base / "input" / "config"
     config.mkdir(parents=True)
     (config / "resourceconfig.json").write_text(
@@ -87,7 +92,7 @@ def opt_ml(tmp_path: Path) -> OptMl:
     (config / "inputdataconfig.json").write_text(json.dumps({"training": {"TrainingInputMode": "File"}}))
     tree.hyperparameters({"epochs": "2", "batch_size": "8"})
     tree.channel("training")
-    with (tree.training / "output_dict.pkl").open("wb") as file:
+    with (tree.training / "output_dict").open("wb") as file:
         pickle.dump(sample(), file)
     return tree
 

@@ -73,7 +73,7 @@ def test_hyperparameters_in_framework_estimator_encoding_are_used(opt_ml):
 
 
 def test_an_npz_with_integer_labels_trains(opt_ml):
-    (opt_ml.training / "output_dict.pkl").unlink()
+    (opt_ml.training / "output_dict").unlink()
     rng = np.random.default_rng(0)
     np.savez(
         opt_ml.training / "eeg.npz",
@@ -127,7 +127,7 @@ def test_sigterm_stops_training_saves_a_checkpoint_and_writes_no_model(opt_ml):
     _, stderr = process.communicate(timeout=60)
 
     assert process.returncode == 143
-    assert (opt_ml.base / "checkpoints" / "algo-1.keras").exists()
+    assert (opt_ml.base / "checkpoints" / "algo-1.epoch-000001.keras").exists()
     assert "stopped by SIGTERM" in opt_ml.failure_file.read_text()
     assert "stopped by SIGTERM" in stderr
     assert not opt_ml.model_file.exists()

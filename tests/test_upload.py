@@ -51,7 +51,7 @@ def test_upload_uses_an_existing_bucket_named_by_bucket(aws: Aws) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "s3://team-data/data/eeg/"
-    assert aws.keys("team-data") == ["data/eeg/output_dict.pkl"]
+    assert aws.keys("team-data") == ["data/eeg/output_dict"]
 
 
 def test_upload_of_an_empty_folder_fails_saying_there_is_nothing_to_upload(aws: Aws, tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ setup() {
   REPO="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
   PROJECT="${BATS_TEST_TMPDIR}/my project"
   mkdir -p "${PROJECT}/test_dir/input/config" "${PROJECT}/test_dir/model" "${PROJECT}/test_dir/output"
-  cp "${REPO}"/{train,train.py,sagemaker_env.py,eeg_data.py,train_local.sh} "${PROJECT}/"
+  cp "${REPO}"/{train,train_local.sh} "${REPO}"/*.py "${PROJECT}/"
   cp "${REPO}"/test_dir/input/config/*.json "${PROJECT}/test_dir/input/config/"
   echo '{"epochs": "1", "batch_size": "8"}' >"${PROJECT}/test_dir/input/config/hyperparameters.json"
   "${REPO}/.venv/bin/python" "${REPO}/make_sample_data.py" --rows 40 \
-    "${PROJECT}/test_dir/input/data/training/output_dict.pkl" >/dev/null
+    "${PROJECT}/test_dir/input/data/training/output_dict" >/dev/null
 
   # The stub docker records each call in STUB_LOG; STUB_DOCKER_INFO_RC=1 means no engine.
   export STUB_LOG="${BATS_TEST_TMPDIR}/docker.log"
@@ -90,7 +90,7 @@ setup() {
   assert [ -e "${PROJECT}/keep.txt" ]
   assert [ -e "${BATS_TEST_TMPDIR}/model/keep.txt" ]
   assert [ -e "${PROJECT}/test_dir/input/data/training/keep.txt" ]
-  assert [ -e "${PROJECT}/test_dir/input/data/training/output_dict.pkl" ]
+  assert [ -e "${PROJECT}/test_dir/input/data/training/output_dict" ]
 }
 
 @test "it works when model and output are missing" {

@@ -118,7 +118,7 @@ manifest() {
 @test "a broken input leaves the failure file and a non-zero exit" {
   local tree
   tree="$(opt_ml 1)"
-  echo "not a pickle" >"${tree}/input/data/training/output_dict.pkl"
+  echo "not a pickle" >"${tree}/input/data/training/output_dict"
   run -1 docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train
   assert [ -s "${tree}/output/failure" ]
   assert [ ! -e "${tree}/model/model.keras" ]
