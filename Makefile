@@ -4,6 +4,12 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
 
+# Every recipe works on paths relative to the repository (clean deletes some): from any other
+# folder, make -f path/to/Makefile would act on that folder instead.
+ifeq ($(filter Makefile ./Makefile $(CURDIR)/Makefile,$(lastword $(MAKEFILE_LIST))),)
+$(error run make in the repository's folder, e.g. make -C $(dir $(lastword $(MAKEFILE_LIST))) TARGET)
+endif
+
 # Settings: override on the command line, e.g. make push IMAGE=eeg TAG=v1
 IMAGE ?= eeg
 TAG ?=
@@ -30,6 +36,14 @@ WAIT ?=
 LOCAL ?=
 DRY_RUN ?=
 
+# Settings reach the scripts as environment variables, never pasted into a command line, so a
+# value arrives exactly as given, whatever quotes, $, ` or ; it holds. $(value ...) takes a
+# value as typed: Make does not expand a $(shell ...) inside it either.
+SETTINGS := IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
+  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN
+$(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
+export $(SETTINGS)
+
 VENV := .venv
 BIN := $(VENV)/bin
 BATS := node_modules/bats/bin/bats
@@ -46,33 +60,33 @@ help: ## Show this help
 
 .PHONY: local
 local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engine answers, natively otherwise (RUNNER=docker|native)
-	RUNNER="$(RUNNER)" BASE_IMAGE="$(BASE_IMAGE)" ./train_local.sh "$(IMAGE)"
+	./train_local.sh "$${IMAGE}"
 
 .PHONY: sample-data
-sample-data: $(VENV)/.installed ## Regenerate test_dir/input/data/training/output_dict.pkl
+sample-data: $(VENV)/.installed ## Regenerate test_dir/input/data/training/output_dict (the original's name)
 	$(BIN)/python make_sample_data.py
 
 ##@ Ship to SageMaker
 
 .PHONY: build
 build: ## Build the image locally for linux/amd64 (IMAGE, TAG, BASE_IMAGE, GPU=1)
-	BASE_IMAGE="$(BASE_IMAGE)" GPU="$(GPU)" ./build_and_push.sh --build-only "$(IMAGE)" "$(TAG)"
+	./build_and_push.sh --build-only "$${IMAGE}" "$${TAG}"
 
 .PHONY: push
 push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, REGISTRY, BASE_IMAGE, GPU=1)
-	REGISTRY="$(REGISTRY)" BASE_IMAGE="$(BASE_IMAGE)" GPU="$(GPU)" ./build_and_push.sh "$(IMAGE)" "$(TAG)"
+	./build_and_push.sh "$${IMAGE}" "$${TAG}"
 
 .PHONY: upload
 upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI (DATA, BUCKET)
-	$(BIN)/python upload.py --image "$(IMAGE)" --data "$(DATA)" --bucket "$(BUCKET)"
+	$(BIN)/python upload.py --image "$${IMAGE}" --data "$${DATA}" --bucket "$${BUCKET}"
 
 .PHONY: submit
 submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., SPOT=1, WAIT=0, LOCAL=1, DRY_RUN=1)
-	$(BIN)/python submit.py --image "$(IMAGE)" --tag "$(TAG)" --role "$(ROLE)" --bucket "$(BUCKET)" \
-	  --instance-type "$(INSTANCE_TYPE)" --instance-count "$(INSTANCE_COUNT)" --inputs "$(INPUTS)" \
-	  --hyperparameters "$(HYPERPARAMETERS)" --output-path "$(OUTPUT_PATH)" --job-name "$(JOB_NAME)" \
-	  --max-run "$(MAX_RUN)" --max-wait "$(MAX_WAIT)" --volume-size "$(VOLUME_SIZE)" \
-	  --spot="$(SPOT)" --wait="$(WAIT)" --local="$(LOCAL)" --dry-run="$(DRY_RUN)"
+	$(BIN)/python submit.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
+	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --inputs "$${INPUTS}" \
+	  --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" \
+	  --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
+	  --spot="$${SPOT}" --wait="$${WAIT}" --local="$${LOCAL}" --dry-run="$${DRY_RUN}"
 
 ##@ Development
 
@@ -98,12 +112,12 @@ lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shel
 
 .PHONY: clean
 clean: ## Remove what local runs wrote into test_dir, and the caches (keeps .venv)
-	rm -rf test_dir/model/* test_dir/output/* test_dir/checkpoints .pytest_cache .ruff_cache
+	rm -rf ./test_dir/model/* ./test_dir/output/* ./test_dir/checkpoints ./.pytest_cache ./.ruff_cache
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 .PHONY: distclean
 distclean: clean ## Also remove .venv and node_modules
-	rm -rf $(VENV) node_modules
+	rm -rf ./$(VENV) ./node_modules
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
