@@ -19,7 +19,6 @@ memory, so a small file cannot take the job down with it.
 
 from __future__ import annotations
 
-import io
 import stat
 import warnings
 import zipfile
@@ -168,9 +167,8 @@ def _read_pickle(paths: list[Path], budget: Budget) -> dict[str, Any]:
     except UserError as error:
         raise UserError(f"refused {path.name}: {error}") from None
     except Exception as error:  # a corrupt pickle can raise almost anything
-        raise UserError(
-            f"cannot read {path.name}: not a valid pickle ({type(error).__name__}: {error})"
-        ) from None
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        raise UserError(f"cannot read {path.name}: not a valid pickle ({reason})") from None
     budget.claim(path.name, nbytes)
     if not isinstance(loaded, dict):
         raise UserError(
@@ -203,8 +201,12 @@ def _read_npz(paths: list[Path], budget: Budget) -> dict[str, Any]:
                     budget.claim(f"{path.name} '{name[:-4]}'", _declared_nbytes(member, path.name))
         with np.load(path, allow_pickle=False) as arrays:
             return {name: arrays[name] for name in arrays.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, io.UnsupportedOperation) as error:
-        raise UserError(f"cannot read {path.name}: not a valid .npz ({error})") from None
+    except UserError:
+        raise
+    except Exception as error:  # zip and numpy report a damaged file in many ways
+        raise UserError(
+            f"cannot read {path.name}: not a valid .npz ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _read_npy_files(paths: list[Path], budget: Budget) -> dict[str, Any]:
@@ -222,19 +224,25 @@ def _read_npy_files(paths: list[Path], budget: Budget) -> dict[str, Any]:
             with path.open("rb") as file:
                 budget.claim(filename, _declared_nbytes(file, filename))
             arrays[name] = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            raise UserError(f"cannot read {filename}: not a valid .npy ({error})") from None
+        except UserError:
+            raise
+        except Exception as error:  # numpy reports a damaged file in many ways
+            raise UserError(
+                f"cannot read {filename}: not a valid .npy ({type(error).__name__}: {error})"
+            ) from None
     return arrays
 
 
 def _declared_nbytes(file: Any, filename: str) -> int:
     """What an .npy header says its array takes, read before the array itself."""
-    version = np.lib.format.read_magic(file)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(file)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(file)
-    else:
+    try:
+        version = np.lib.format.read_magic(file)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape, _, dtype = readers[version](file) if version in readers else ((), False, None)
+    except Exception as error:  # numpy parses the header as Python literals: anything can fail
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        raise UserError(f"{filename} has a malformed .npy header ({reason})") from None
+    if dtype is None:
         raise UserError(f"{filename} holds an array of a structured type (.npy {version}): save numbers only")
     if dtype.hasobject:
         raise UserError(f"{filename} holds Python objects (dtype {dtype}): save numbers only")
