@@ -39,7 +39,7 @@ DRY_RUN ?=
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
 # value arrives exactly as given, whatever quotes, $, ` or ; it holds. $(value ...) takes a
 # value as typed: Make does not expand a $(shell ...) inside it either.
-SETTINGS := IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
+SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
   INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
@@ -120,7 +120,7 @@ distclean: clean ## Also remove .venv and node_modules
 	rm -rf ./$(VENV) ./node_modules
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+	"$${PYTHON}" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sagemaker_env import write_atomically
+from sagemaker_env import UserError, write_atomically
 
 KEEP = 2  # the newest checkpoint and the one before it, in case the newest does not load
 History = list[dict[str, float]]
@@ -75,7 +75,11 @@ class Checkpoints:
     def _prune(self, keep: list[int]) -> None:
         """Removes older checkpoints and models no state ever committed (a kill between writes)."""
         kept = {self.model_path(epoch).name for epoch in keep} | {self.state_path(e).name for e in keep}
-        pattern = re.compile(rf"\.?{re.escape(self.host)}\.epoch-[0-9]{{6}}(\.partial)?\.(keras|json)")
+        host = re.escape(self.host)
+        # committed files, partial models, and the temporary files of a write a kill cut short
+        pattern = re.compile(
+            rf"\.?{host}\.epoch-[0-9]{{6}}(\.partial)?\.(keras|json)|\.{host}\.epoch-[0-9]{{6}}\.json\.\w+"
+        )
         for path in self.folder.iterdir():
             if pattern.fullmatch(path.name) and path.name not in kept:
                 path.unlink(missing_ok=True)
@@ -84,7 +88,13 @@ class Checkpoints:
         moved = []
         for path in (self.state_path(epoch), self.model_path(epoch)):
             if path.exists():
-                path.replace(path.with_name(path.name + ".broken"))
+                try:
+                    path.replace(path.with_name(path.name + ".broken"))
+                except OSError as rename_error:
+                    raise UserError(
+                        f"checkpoint {path} does not load and cannot be moved aside "
+                        f"({rename_error.strerror}): make {self.folder} writable or delete it"
+                    ) from None
                 moved.append(path.name)
         older = [e for e in self.committed() if e < epoch]
         fallback = f"trying epoch {older[0]}" if older else "starting afresh"

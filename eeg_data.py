@@ -251,13 +251,12 @@ def _declared_nbytes(file: Any, filename: str) -> int:
 
 def _read_csv(path: Path, budget: Budget) -> Rows:
     """Label in the first column, then the samples; no header. Parsed by numpy's C reader."""
-    lines, columns = 0, 0
+    # Every field ends at a comma or a line break, however the lines are laid out.
+    fields = 1
     with path.open("rb") as file:
         while chunk := file.read(2**20):
-            if not columns:
-                columns = chunk.split(b"\n", 1)[0].count(b",") + 1
-            lines += chunk.count(b"\n") + (not chunk.endswith(b"\n") and len(chunk) < 2**20)
-    budget.claim(path.name, lines * columns * 8)
+            fields += chunk.count(b",") + chunk.count(b"\n") + chunk.count(b"\r")
+    budget.claim(path.name, fields * 8)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # an empty file: found below as no rows

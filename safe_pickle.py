@@ -21,7 +21,8 @@ import io
 import math
 import pickle
 import re
-from typing import Any
+import reprlib
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -67,7 +68,8 @@ class _PickledDtype:
 
     def __init__(self, spec: Any, align: Any = False, copy: Any = False) -> None:
         if not isinstance(spec, str) or not _PICKLED_DTYPE.fullmatch(spec):
-            raise UserError(f"the pickle holds numpy data of type {spec!r}: only numbers are read")
+            shown = reprlib.repr(spec)
+            raise UserError(f"the pickle holds numpy data of type {shown}: only numbers are read")
         self.spec = spec
         self.byteorder = "="
 
@@ -137,7 +139,50 @@ def _ordered_dict(*args: Any) -> collections.OrderedDict:
     return collections.OrderedDict()
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+# Dict keys a data file may use: hashing any of them takes time in proportion to its size.
+# A tuple key built of shared tuples hashes as if expanded: 400 bytes, years of hashing.
+_PLAIN_KEYS = (str, int, float, bool, type(None))
+
+
+def _plain_key(key: Any) -> Any:
+    if type(key) not in _PLAIN_KEYS:
+        kind = type(key).__name__
+        raise UserError(f"the pickle holds a dict key of type {kind}: keys are names or numbers")
+    return key
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """The pure-Python unpickler, whose memo is a dict: the C one zero-fills a table as large
+    as the largest memo index a pickle names, so 12 bytes could ask for gigabytes. Its
+    opcodes that hash keys check them first, and sets, which no data file needs, are refused.
+    """
+
+    dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)
+
+    def _load_dict(self) -> None:
+        items = self.pop_mark()
+        self.append({_plain_key(items[i]): items[i + 1] for i in range(0, len(items), 2)})
+
+    def _load_setitem(self) -> None:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        self.stack[-1][_plain_key(key)] = value
+
+    def _load_setitems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        for i in range(0, len(items), 2):
+            target[_plain_key(items[i])] = items[i + 1]
+
+    def _refuse_sets(self) -> None:
+        raise UserError("the pickle holds a set: only dicts, lists, numbers, strings and arrays are read")
+
+    dispatch[pickle.DICT[0]] = _load_dict
+    dispatch[pickle.SETITEM[0]] = _load_setitem
+    dispatch[pickle.SETITEMS[0]] = _load_setitems
+    for _opcode in (pickle.EMPTY_SET, pickle.ADDITEMS, pickle.FROZENSET):
+        dispatch[_opcode[0]] = _refuse_sets
+
     def __init__(self, data: bytes, limit_bytes: int) -> None:
         super().__init__(io.BytesIO(data))
         self.limit_bytes = limit_bytes
@@ -184,7 +229,7 @@ def load(data: bytes, limit_bytes: int) -> tuple[Any, int]:
     size = expanded_size(loaded, {}, set(), 0)
     if size > limit_bytes:
         raise ExpansionError(size)
-    return _materialise(loaded, 0), size
+    return _materialise(loaded, 0, {}), size
 
 
 def expanded_size(value: Any, sizes: dict[int, int], open_containers: set[int], depth: int) -> int:
@@ -220,8 +265,14 @@ def expanded_size(value: Any, sizes: dict[int, int], open_containers: set[int], 
     return size
 
 
-def _materialise(value: Any, depth: int) -> Any:
-    """Swaps each checked array stand-in for its array, in the containers a pickle holds."""
+def _materialise(value: Any, depth: int, done: dict[int, Any]) -> Any:
+    """Swaps each checked array stand-in for its array, in the containers a pickle holds.
+
+    A container is copied once however often it appears (done, by id): the copy stays as
+    shared as the pickle was, so it takes no more than what was loaded.
+    """
+    if id(value) in done:
+        return done[id(value)]
     if depth > MAX_DEPTH:
         raise UserError("the pickle nests containers too deeply")
     if isinstance(value, _PickledArray):
@@ -231,7 +282,10 @@ def _materialise(value: Any, depth: int) -> Any:
     if isinstance(value, _NdarrayName | _PickledDtype):
         raise UserError("the pickle holds a bare numpy type where data was expected")
     if isinstance(value, dict):
-        return {key: _materialise(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_materialise(item, depth + 1) for item in value)
-    return value
+        copy: Any = {key: _materialise(item, depth + 1, done) for key, item in value.items()}
+    elif isinstance(value, list | tuple):
+        copy = type(value)(_materialise(item, depth + 1, done) for item in value)
+    else:
+        return value
+    done[id(value)] = copy
+    return copy

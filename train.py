@@ -145,11 +145,10 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
 
     fit(keras, model, data, hyperparameters, len(history), after_epoch, stop_requested)
     if stop_requested:
-        saved = ""
-        if history:
-            checkpoints.save(model, history)
-            saved = f"; checkpoint saved to {checkpoints.model_path(len(history))}"
-        raise Stopped(f"stopped by SIGTERM after epoch {len(history)} of {epochs}{saved}, no model written")
+        # The weights are part-way through the next epoch now: each finished epoch was saved
+        # as it ended, and these must not overwrite the last good checkpoint.
+        kept = f"; the checkpoint of epoch {len(history)} resumes it" if save_every_epoch and history else ""
+        raise Stopped(f"stopped by SIGTERM after epoch {len(history)} of {epochs}{kept}; no model written")
 
     metrics = {name: value for name, value in history[-1].items() if name not in ("epoch", "time")}
     if len(data["x_test"]):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import eeg_data
+from memory_budget import Budget
 from sagemaker_env import UserError
 
 X = np.arange(12, dtype=np.float32).reshape(4, 3)
@@ -107,3 +108,10 @@ def test_a_file_that_is_none_of_the_formats_names_every_format_and_how_it_is_rec
 
     with pytest.raises(UserError, match=r"pickle \(pickle\.dump\), an \.npz \(np\.savez\), an \.npy"):
         read(tmp_path)
+
+
+def test_a_csv_claims_every_field_in_the_file_not_just_the_first_lines(tmp_path):
+    (tmp_path / "train.csv").write_text("# a comment line numpy skips\n" + "0," * 2000 + "0\n")
+
+    with pytest.raises(UserError, match=r"train.csv claims 15.6 KiB"):
+        eeg_data.read_channel(tmp_path, "training", "", Budget(memory=4 * 10_000, source="test"))

@@ -63,3 +63,29 @@ def test_an_array_whose_bytes_do_not_match_its_shape_is_refused():
 
     with pytest.raises(UserError, match="does not match its shape"):
         safe_pickle.load(lying, LIMIT)
+
+
+def test_a_dict_key_that_is_not_a_name_or_number_is_refused_before_it_is_hashed():
+    # A tuple of shared tuples, twenty deep, would hash for years; a flat one is refused the same way.
+    with pytest.raises(UserError, match="dict key of type tuple"):
+        safe_pickle.load(pickle.dumps({(1, 2): 1.0}), LIMIT)
+
+
+@pytest.mark.parametrize("value", [{1, 2}, frozenset([1])])
+def test_sets_are_refused(value):
+    with pytest.raises(UserError, match="holds a set"):
+        safe_pickle.load(pickle.dumps({"x_train": value}), LIMIT)
+
+
+def test_a_memo_index_far_beyond_the_pickle_asks_for_no_memory():
+    # PUT 2**30 in 12 bytes: the C unpickler would zero-fill a table of a billion slots.
+    loaded, _ = safe_pickle.load(b"\x80\x04Nr" + (2**30).to_bytes(4, "little") + b".", LIMIT)
+
+    assert loaded is None
+
+
+def test_shared_containers_stay_shared_once_read():
+    row = [0.5] * 1000
+    loaded, _ = safe_pickle.load(pickle.dumps({"x_train": [row] * 1000}), LIMIT)
+
+    assert loaded["x_train"][0] is loaded["x_train"][999]

@@ -116,7 +116,8 @@ def test_a_test_channel_replaces_the_test_rows_of_the_training_file(opt_ml):
     assert " test=4 " in result.stdout
 
 
-def test_sigterm_stops_training_saves_a_checkpoint_and_writes_no_model(opt_ml):
+def test_sigterm_stops_training_keeps_the_checkpoint_and_writes_no_model(opt_ml):
+    (opt_ml.base / "input/config/checkpointconfig.json").write_text("{}")
     opt_ml.hyperparameters({"epochs": "1000", "batch_size": "8"})
     process = opt_ml.start(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in process.stdout:

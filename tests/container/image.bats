@@ -127,6 +127,8 @@ manifest() {
 @test "docker stop (SIGTERM) ends training well inside its timeout, with a checkpoint" {
   local tree started
   tree="$(opt_ml 100000)"
+  # As a job with CheckpointConfig: each finished epoch is checkpointed as it ends.
+  echo '{}' >"${tree}/input/config/checkpointconfig.json"
   docker run -d --name eeg-sigterm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train
   wait_for 120 epoch_logged eeg-sigterm
   started=${SECONDS}
@@ -137,7 +139,8 @@ manifest() {
   assert_output 143
   run -0 cat "${tree}/output/failure"
   assert_output --partial "stopped by SIGTERM"
-  assert [ -s "${tree}/checkpoints/algo-1.keras" ]
+  assert [ -s "${tree}/checkpoints/algo-1.epoch-000001.keras" ]
+  assert [ -s "${tree}/checkpoints/algo-1.epoch-000001.json" ]
   docker rm eeg-sigterm
 }
 
