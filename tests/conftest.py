@@ -97,6 +97,43 @@ def new_opt_ml(base: Path) -> OptMl:
     return tree
 
 
+# --- The failure contract, for the bad-input tests.
+
+
+def fails_cleanly(opt_ml, *expected_words):
+    """Runs ./train and checks the failure contract; returns the failure line."""
+    result = opt_ml.run()
+    assert result.returncode != 0
+    reason = opt_ml.failure_file.read_text()
+    assert reason.count("\n") == 1 and len(reason) <= 1025
+    assert reason.strip() in result.stderr
+    assert not opt_ml.model_file.exists()
+    assert not (opt_ml.base / "model" / "metadata.json").exists()
+    for word in expected_words:
+        assert word in reason
+    return reason
+
+
+def replace_training_file(opt_ml, name, content: bytes):
+    for path in opt_ml.training.iterdir():
+        path.unlink()
+    (opt_ml.training / name).write_bytes(content)
+
+
+def npz_bytes(tmp_path, **arrays):
+    path = tmp_path / "data.npz"
+    np.savez(path, **arrays)
+    return path.read_bytes()
+
+
+def leave_an_earlier_model(opt_ml):
+    """model.keras and metadata.json as a previous run left them in model/."""
+    model_dir = opt_ml.base / "model"
+    model_dir.mkdir()
+    opt_ml.model_file.write_bytes(b"an earlier run's model")
+    (model_dir / "metadata.json").write_text(json.dumps({"metrics": {}}))
+
+
 # --- AWS stand-in for upload.py and submit.py: one moto server per session, reset per test.
 
 

@@ -1,0 +1,189 @@
+"""The file formats a channel may hold, each told apart by its content; a name is only a hint.
+
+Formats:
+  pickle  the original workflow's output_dict (training/output_dict, no extension needed): a
+          dict of arrays. Recognised by pickle's protocol header, which pickle.dump writes
+          since Python 3, or by a .pkl, .pickle or .p name (the older protocols 0 and 1).
+  npz     np.savez(path, x_train=..., y_train=..., ...): a zip archive of .npy arrays.
+  npy     one array per file, named by the file (x_train.npy, y_train.npy, ...): numpy's magic.
+  csv     no header, one recording per row, its label in the first column: a .csv name, the
+          channel's ContentType text/csv, or text whose first line is comma-separated numbers.
+Array names are x_train with y_train, and x_test with y_test; the original's y_train2 and
+y_test2 are read too. Rows are recordings (one sample per column); labels are one-hot rows
+or integer class ids. Pickles are read by safe_pickle, which never runs code.
+
+Each reader checks what the file claims to hold (its array shapes, a pickle's expanded
+size, a CSV's fields) against the memory budget before reading it.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import safe_pickle
+from memory_budget import Budget
+from sagemaker_env import UserError, one_line
+
+Array = npt.NDArray[Any]
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".p")
+# The names a file may give each array; the first is the one to use in new files.
+ARRAY_NAMES = {
+    "x_train": ("x_train",),
+    "y_train": ("y_train", "y_train2"),
+    "x_test": ("x_test",),
+    "y_test": ("y_test", "y_test2"),
+}
+
+
+def kind(path: Path, content_type: str) -> str:
+    """pickle, npz, npy or csv, from the first bytes; the name decides only what they cannot."""
+    with path.open("rb") as file:
+        head = file.read(4096)
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "npz"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    suffix = path.suffix.lower()
+    if suffix == ".csv" or content_type.split(";")[0].strip().lower() == "text/csv" or _numbers_line(head):
+        return "csv"
+    if suffix in PICKLE_SUFFIXES:
+        return "pickle"
+    raise UserError(
+        f"cannot tell what {path.name} holds (it starts with {head[:12]!r}): a data file is a "
+        "pickle (pickle.dump), an .npz (np.savez), an .npy (np.save) or a CSV of numbers, "
+        "recognised by its content"
+    )
+
+
+def _numbers_line(head: bytes) -> bool:
+    """True when the first line is text of comma-separated numbers: a CSV without a .csv name."""
+    line = head.split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf").strip()
+    try:
+        [float(value) for value in line.decode("ascii").split(",")]
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return bool(line) and b"\0" not in head
+
+
+def read_pickle(paths: list[Path], budget: Budget) -> dict[str, Any]:
+    (path,) = paths
+    # Arrays are views of the file's bytes: reading it is most of what the data will take.
+    budget.check(path.name, path.stat().st_size)
+    try:
+        loaded, nbytes = safe_pickle.load(path.read_bytes(), budget.left)
+    except safe_pickle.ExpansionError as error:
+        budget.check(f"{path.name} (a pickle)", error.claimed)
+        raise  # check() raised: the claim is over what is left
+    except UserError as error:
+        raise UserError(f"refused {path.name}: {error}") from None
+    except Exception as error:  # a corrupt pickle can raise almost anything
+        reason = one_line(f"{type(error).__name__}: {error}")
+        raise UserError(f"cannot read {path.name}: not a valid pickle ({reason})") from None
+    budget.claim(path.name, nbytes)
+    if not isinstance(loaded, dict):
+        raise UserError(
+            f"{path.name} holds a {type(loaded).__name__}, not the output_dict "
+            "{'x_train', 'y_train2', 'x_test', 'y_test2'}"
+        )
+    odd = [key for key in loaded if not isinstance(key, str)]
+    if odd:
+        raise UserError(
+            f"{path.name} has a key {odd[0]!r} of type {type(odd[0]).__name__}: the output_dict's "
+            "keys are the array names, such as 'x_train' and 'y_train2'"
+        )
+    return loaded
+
+
+def read_npz(paths: list[Path], budget: Budget) -> dict[str, Any]:
+    """The arrays of an .npz, each header checked against the budget before its data is read."""
+    (path,) = paths
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+            others = [name for name in members if not name.endswith(".npy")]
+            if others:
+                raise UserError(
+                    f"{path.name} is a zip archive but not an .npz: it holds {others[0]!r}, "
+                    "where np.savez writes only .npy arrays"
+                )
+            for name in members:
+                with archive.open(name) as member:
+                    budget.claim(f"{path.name} '{name[:-4]}'", _declared_nbytes(member, path.name))
+        with np.load(path, allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except UserError:
+        raise
+    except Exception as error:  # zip and numpy report a damaged file in many ways
+        reason = one_line(f"{type(error).__name__}: {error}")
+        raise UserError(f"cannot read {path.name}: not a valid .npz ({reason})") from None
+
+
+def read_npy_files(paths: list[Path], budget: Budget) -> dict[str, Any]:
+    """x_train.npy, y_train.npy, ... of one folder, as the arrays of one file."""
+    known = [alias for aliases in ARRAY_NAMES.values() for alias in aliases]
+    arrays = {}
+    for path in paths:
+        name, filename = path.stem, path.name
+        if name not in known:
+            raise UserError(
+                f"{filename} holds one numpy array (np.save), which is named by its file: call it "
+                f"{', '.join(f'{alias}.npy' for alias in known)}; or save several with np.savez"
+            )
+        try:
+            with path.open("rb") as file:
+                budget.claim(filename, _declared_nbytes(file, filename))
+            arrays[name] = np.load(path, allow_pickle=False)
+        except UserError:
+            raise
+        except Exception as error:  # numpy reports a damaged file in many ways
+            reason = one_line(f"{type(error).__name__}: {error}")
+            raise UserError(f"cannot read {filename}: not a valid .npy ({reason})") from None
+    return arrays
+
+
+def _declared_nbytes(file: Any, filename: str) -> int:
+    """What an .npy header says its array takes, read before the array itself."""
+    try:
+        version = np.lib.format.read_magic(file)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        shape, _, dtype = readers[version](file) if version in readers else ((), False, None)
+    except Exception as error:  # numpy parses the header as Python literals: anything can fail
+        reason = one_line(f"{type(error).__name__}: {error}")
+        raise UserError(f"{filename} has a malformed .npy header ({reason})") from None
+    if dtype is None:
+        raise UserError(f"{filename} holds an array of a structured type (.npy {version}): save numbers only")
+    if dtype.hasobject:
+        raise UserError(f"{filename} holds Python objects (dtype {dtype}): save numbers only")
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def read_csv(path: Path, budget: Budget) -> Array:
+    """The table of numbers, a row per line: label first, then the samples; no header.
+
+    Parsed by numpy's C reader, not a Python loop over rows.
+    """
+    # Every field ends at a comma or a line break, however the lines are laid out.
+    fields = 1
+    with path.open("rb") as file:
+        while chunk := file.read(2**20):
+            fields += chunk.count(b",") + chunk.count(b"\n") + chunk.count(b"\r")
+    budget.claim(path.name, fields * 8)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # an empty file: found below as no rows
+            table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError) as error:
+        reason = str(error).split("; use `usecols`")[0]
+        raise UserError(
+            f"cannot read {path.name} as CSV ({reason}): a CSV has no header, one recording per "
+            "line, the label first, then the samples, all numbers"
+        ) from None
+    return table.reshape(0, 1) if table.shape[1] == 0 else table
