@@ -35,12 +35,14 @@ SPOT ?=
 WAIT ?=
 LOCAL ?=
 DRY_RUN ?=
+# make bench: where the JSON goes (default bench.json)
+BENCH_OUT ?=
 
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
 # value arrives exactly as given, whatever quotes, $, ` or ; it holds. $(value ...) takes a
 # value as typed: Make does not expand a $(shell ...) inside it either.
 SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
-  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN
+  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
 
@@ -100,7 +102,7 @@ test-container: $(VENV)/.installed node_modules/.installed ## Container tests: r
 	$(BATS) --timing tests/container
 
 .PHONY: bench
-bench: $(VENV)/.installed ## Time the feature transform against a per-row loop, on the sample
+bench: $(VENV)/.installed ## Measure training speed, accuracy on real EEG, memory, make local (BENCH_OUT=bench.json)
 	$(BIN)/python bench.py
 
 .PHONY: lint

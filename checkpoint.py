@@ -8,9 +8,9 @@ managed-spot job restarts; one folder serves every host, so files are named per 
 
 A checkpoint exists once its .json does, so a process killed between the two writes leaves
 only an uncommitted model, which is ignored. The previous checkpoint is kept until a newer
-one is complete. At start the newest checkpoint that loads is used; one that does not is
-moved aside (renamed *.broken) with a warning, and the one before it, or a fresh start,
-takes its place.
+one is complete, and so is the best epoch's, which early stopping returns to. At start the
+newest checkpoint that loads is used; one that does not is moved aside (renamed *.broken)
+with a warning, and the one before it, or a fresh start, takes its place.
 """
 
 from __future__ import annotations
@@ -61,8 +61,22 @@ class Checkpoints:
             return model, history
         return None, []
 
-    def save(self, model: Any, history: History) -> None:
-        """Writes the model, then commits it with the history; then drops all but the newest KEEP."""
+    def load(self, epoch: int, load_model: Callable[[Path], Any]) -> Any:
+        """The model of a committed epoch, or None (with a warning) when it is gone or broken."""
+        try:
+            return load_model(self.model_path(epoch))
+        except Exception as error:  # a truncated or foreign file can fail in any way
+            print(
+                f"train: warning: the checkpoint of epoch {epoch} does not load "
+                f"({type(error).__name__}: {str(error)[:200]}); the newest epoch counts as the best",
+                file=sys.stderr,
+                flush=True,
+            )
+            return None
+
+    def save(self, model: Any, history: History, also_keep: int = 0) -> None:
+        """Writes the model, then commits it with the history; then drops all but the newest
+        KEEP and the epoch also_keep (the best so far)."""
         epoch = len(history)
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.model_path(epoch)
@@ -70,7 +84,8 @@ class Checkpoints:
         model.save(partial)
         os.replace(partial, target)
         write_atomically(self.state_path(epoch), json.dumps({"epoch": epoch, "history": history}))
-        self._prune(keep=self.committed()[:KEEP])
+        committed = self.committed()
+        self._prune(keep=committed[:KEEP] + [also_keep] * (also_keep in committed))
 
     def _prune(self, keep: list[int]) -> None:
         """Removes older checkpoints and models no state ever committed (a kill between writes)."""

@@ -140,9 +140,10 @@ def _split(source: str, arrays: dict[str, Any], channel: str) -> ChannelData:
 def _checked_rows(source: str, x_name: str, y_name: str, x_value: Any, y_value: Any) -> Rows:
     x = _numeric(source, x_name, x_value)
     y = _numeric(source, y_name, y_value)
-    if x.ndim != 2:
+    if x.ndim not in (2, 3):
         raise UserError(
-            f"{source} '{x_name}' has shape {x.shape}: expected (recordings, samples), a 2-D array"
+            f"{source} '{x_name}' has shape {x.shape}: expected (recordings, samples) "
+            "or (recordings, channels, samples)"
         )
     if y.ndim not in (1, 2):
         raise UserError(f"{source} '{y_name}' has shape {y.shape}: expected one label per row")
@@ -152,7 +153,7 @@ def _checked_rows(source: str, x_name: str, y_name: str, x_value: Any, y_value: 
         )
     if len(x) == 0:
         raise UserError(f"{source} '{x_name}' has no rows")
-    if x.shape[1] == 0:
+    if x[0].size == 0:
         raise UserError(f"{source} '{x_name}' has {len(x)} rows of 0 samples: each row is one recording")
     if x.dtype.kind == "f":
         _check_range(source, x_name, x)
@@ -197,10 +198,10 @@ def _concatenate(parts: list[Rows | None], what: str) -> Rows | None:
         return present[0]
     first = present[0]
     for part in present[1:]:
-        if part.x.shape[1] != first.x.shape[1]:
+        if part.x.shape[1:] != first.x.shape[1:]:
             raise UserError(
-                f"{what}: {part.source} has {part.x.shape[1]} samples per row but {first.source} has "
-                f"{first.x.shape[1]}: every file holds recordings of the same length"
+                f"{what}: {part.source} has recordings of shape {part.x.shape[1:]} but {first.source} "
+                f"has {first.x.shape[1:]}: every file holds recordings of the same shape"
             )
         if part.y.shape[1:] != first.y.shape[1:]:
             raise UserError(

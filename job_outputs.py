@@ -67,7 +67,7 @@ def _remove(path: Path) -> None:
 
 
 def history_csv(history: list[dict[str, float]]) -> str:
-    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time"]
+    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time", "kept"]
     present = [name for name in columns if any(name in row for row in history)]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=present, extrasaction="ignore", lineterminator="\n")

@@ -1,10 +1,16 @@
 """The model's input: one transform for training, validation, test and serving.
 
 Training computes the standardisation statistics on its own rows and saves them in
-metadata.json with the transform's name, so whatever serves the model applies exactly
-what training did:
+metadata.json with the transform's name and channel count, so whatever serves the model
+applies exactly what training did:
 
-    x = standardise(features(recordings, metadata["features"]["transform"]), mean, std)
+    f = metadata["features"]
+    x = standardise(features(recordings, f["transform"], f["channels"]), f["mean"], f["std"])
+
+A recording is one row of samples, or several channels of equal length: a 3-D array
+(rows, channels, samples), or 2-D rows that concatenate the channels one after another
+(channel 1's samples, then channel 2's, ...), split by the `channels` hyperparameter.
+Every transform works on each channel apart and lays the results side by side.
 """
 
 from __future__ import annotations
@@ -16,35 +22,99 @@ import numpy.typing as npt
 
 from sagemaker_env import UserError
 
-FEATURES = ("fft", "raw")
+FEATURES = ("timefreq", "fft", "raw")
+TIMEFREQ_POINTS = 64  # time-course points and spectrum bands per channel in timefreq
+CHUNK_BYTES = 64 * 2**20  # rows are transformed this many input bytes at a time
 Array = npt.NDArray[Any]
 
 
-def features(x: Array, kind: str) -> npt.NDArray[np.float32]:
-    """The model's input for each row: the same transform for training, validation, test and serving.
+def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
+    """The model's input for each recording, float32, one row per recording.
 
-    fft: magnitude of the row's real FFT (rfft keeps the non-redundant half: samples // 2 + 1
-    bins) normalised to sum 1, so the model sees how power is spread over frequencies.
+    timefreq: each channel's time course less its mean (an electrode's offset is not brain
+      activity), averaged over windows down to TIMEFREQ_POINTS points: the slow shape of the
+      recording, such as event-related potentials, blinks and drifts. Then its log power
+      spectrum averaged into TIMEFREQ_POINTS bands of equal width: its rhythms. Keeps both
+      what happens when and at which frequencies, in far fewer numbers than the samples.
+    fft: magnitude of each channel's real FFT (samples // 2 + 1 bins) normalised to sum 1:
+      how power is spread over frequencies; with one channel, the original workflow's input.
     raw: the samples as they are.
+
+    Rows are transformed a chunk at a time into one float32 result, so no float64 or
+    complex copy of the whole dataset is ever made.
     """
-    x = np.asarray(x, dtype=np.float32)
-    if kind == "raw":
-        return x
-    if kind != "fft":
+    if kind not in FEATURES:
         raise UserError(f"unknown feature transform '{kind}': use one of {', '.join(FEATURES)}")
-    magnitude = np.abs(np.fft.rfft(x, axis=1)).astype(np.float32)
-    total = magnitude.sum(axis=1, keepdims=True)
-    return magnitude / np.where(total > 0, total, 1.0)
+    x = by_channel(x, channels)
+    if kind == "raw":
+        return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
+    transform = _timefreq if kind == "timefreq" else _normalised_spectrum
+    width = transform(x[:1]).shape[1] if len(x) else 0
+    out = np.empty((len(x), width), dtype=np.float32)
+    step = max(1, CHUNK_BYTES // max(1, x[0].size * 4) if len(x) else 1)
+    for start in range(0, len(x), step):
+        out[start : start + step] = transform(x[start : start + step])
+    return out
+
+
+def by_channel(x: Array, channels: int) -> Array:
+    """x as (rows, channels, samples): 3-D arrays as they are, 2-D rows split into channels."""
+    if x.ndim == 3:
+        if channels not in (1, x.shape[1]):
+            raise UserError(
+                f"the recordings hold {x.shape[1]} channels but the channels hyperparameter "
+                f"says {channels}: leave channels at 1 for (rows, channels, samples) arrays"
+            )
+        return x
+    if x.ndim != 2:
+        raise UserError(f"recordings must be (rows, samples) or (rows, channels, samples), not {x.shape}")
+    if x.shape[1] % channels:
+        raise UserError(
+            f"rows of {x.shape[1]} samples do not split into {channels} channels of equal "
+            "length: set channels to the number of channels each row concatenates"
+        )
+    return x.reshape(len(x), channels, x.shape[1] // channels)
+
+
+def _normalised_spectrum(x: Array) -> npt.NDArray[np.float32]:
+    magnitude = np.abs(np.fft.rfft(np.asarray(x, dtype=np.float32), axis=-1))
+    total = magnitude.sum(axis=-1, keepdims=True)
+    return (magnitude / np.where(total > 0, total, 1.0)).reshape(len(x), -1).astype(np.float32)
+
+
+def _timefreq(x: Array) -> npt.NDArray[np.float32]:
+    x = np.asarray(x, dtype=np.float32)
+    power = np.abs(np.fft.rfft(x, axis=-1)) ** 2 / x.shape[-1]
+    # log1p: band power spans orders of magnitude; the log makes bands comparable and keeps 0 finite
+    course = _window_means(x, TIMEFREQ_POINTS) - x.mean(axis=-1, keepdims=True)
+    parts = (course, np.log1p(_window_means(power, TIMEFREQ_POINTS)))
+    return np.concatenate(parts, axis=-1).reshape(len(x), -1).astype(np.float32)
+
+
+def _window_means(x: Array, points: int) -> Array:
+    """The mean of each of `points` consecutive windows along the last axis (fewer if shorter)."""
+    window = max(1, x.shape[-1] // points)
+    used = x.shape[-1] // window * window
+    return x[..., :used].reshape(*x.shape[:-1], used // window, window).mean(axis=-1)
 
 
 def standardisation(x: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Per-feature mean and standard deviation; constant features get a deviation of 1."""
-    mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-    std = x.std(axis=0, dtype=np.float64).astype(np.float32)
-    return mean, np.where(std > 0, std, 1.0).astype(np.float32)
+    """Per-feature mean and standard deviation; constant features get a deviation of 1.
+
+    Summed in float64 a chunk of rows at a time: accurate, without a float64 copy of x.
+    """
+    mean = x.mean(axis=0, dtype=np.float64)
+    squares = np.zeros_like(mean)
+    step = max(1, CHUNK_BYTES // max(1, x.shape[1] * 8))
+    for start in range(0, len(x), step):
+        squares += np.square(x[start : start + step] - mean).sum(axis=0)
+    std = np.sqrt(squares / max(1, len(x))).astype(np.float32)
+    return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
 def standardise(
     x: npt.NDArray[np.float32], mean: npt.NDArray[np.float32], std: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float32]:
-    return ((x - mean) / std).astype(np.float32)
+    out = np.subtract(x, mean, dtype=np.float32)
+    out /= std
+    return out

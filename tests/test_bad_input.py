@@ -51,7 +51,7 @@ def test_a_file_of_unknown_content_is_reported_with_the_formats_read(opt_ml):
 def test_files_of_different_row_lengths_are_reported_by_name(opt_ml):
     (opt_ml.training / "more.csv").write_text("1,2,3\n0,4,5\n")
 
-    fails_cleanly(opt_ml, "output_dict has 2000 samples per row but more.csv has 2")
+    fails_cleanly(opt_ml, "output_dict has recordings of shape (4, 500) but more.csv has (2,)")
 
 
 def test_a_corrupt_pickle_is_reported(opt_ml):
@@ -124,7 +124,7 @@ def test_a_single_class_is_reported(opt_ml, tmp_path):
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])
 def test_nan_or_infinite_samples_are_reported(opt_ml, sample_data, bad_value):
     data = sample_data
-    data["x_train"][3, 5] = bad_value
+    data["x_train"][3, 1, 5] = bad_value
     replace_training_file(opt_ml, "output_dict", pickle.dumps(data))
 
     fails_cleanly(opt_ml, "NaN or infinite", "row 3")
@@ -137,19 +137,19 @@ def test_non_numeric_samples_are_reported(opt_ml, tmp_path):
     fails_cleanly(opt_ml, "not numeric")
 
 
-def test_rows_that_are_not_two_dimensional_are_reported(opt_ml, tmp_path):
-    content = npz_bytes(tmp_path, x_train=np.zeros((4, 2, 8)), y_train=np.array([0, 1, 0, 1]))
+def test_recordings_of_more_than_three_dimensions_are_reported(opt_ml, tmp_path):
+    content = npz_bytes(tmp_path, x_train=np.zeros((4, 2, 2, 8)), y_train=np.array([0, 1, 0, 1]))
     replace_training_file(opt_ml, "eeg.npz", content)
 
-    fails_cleanly(opt_ml, "shape (4, 2, 8)", "2-D")
+    fails_cleanly(opt_ml, "shape (4, 2, 2, 8)", "(recordings, channels, samples)")
 
 
 def test_test_rows_of_another_width_are_reported(opt_ml, sample_data):
     data = sample_data
-    data["x_test"] = data["x_test"][:, :100]
+    data["x_test"] = data["x_test"][..., :100]
     replace_training_file(opt_ml, "output_dict", pickle.dumps(data))
 
-    fails_cleanly(opt_ml, "test rows have 100 samples", "2000")
+    fails_cleanly(opt_ml, "test recordings have shape (4, 100) but training recordings have (4, 500)")
 
 
 def test_malformed_hyperparameters_json_is_reported(opt_ml):
@@ -173,7 +173,7 @@ def test_zero_epochs_is_reported_with_the_accepted_range(opt_ml):
 def test_an_unknown_feature_transform_is_reported_with_the_choices(opt_ml):
     opt_ml.hyperparameters({"features": "wavelet"})
 
-    fails_cleanly(opt_ml, "one of fft, raw")
+    fails_cleanly(opt_ml, "one of timefreq, fft, raw")
 
 
 def test_a_failed_run_removes_the_model_an_earlier_run_left(opt_ml):

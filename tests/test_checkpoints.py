@@ -34,7 +34,7 @@ sys.exit(train.main())
 
 def checkpointed(tree: OptMl, epochs: int) -> OptMl:
     (tree.base / "input/config/checkpointconfig.json").write_text(json.dumps(CHECKPOINT_CONFIG))
-    tree.hyperparameters({"epochs": str(epochs), "batch_size": "8"})
+    tree.hyperparameters({"epochs": str(epochs), "batch_size": "8", "patience": "0"})
     return tree
 
 

@@ -83,7 +83,7 @@ def test_an_npz_whose_header_claims_more_than_memory_is_refused_before_reading(o
 
 def test_values_beyond_float32_are_reported_not_trained_into_a_nan_model(opt_ml, sample_data):
     sample_data["x_train"] = sample_data["x_train"].astype(np.float64)
-    sample_data["x_train"][4, 7] = 1e39
+    sample_data["x_train"][4, 2, 7] = 1e39
     replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
 
     fails_cleanly(opt_ml, "beyond float32's range", "first in row 4: 1e+39", "rescale")
@@ -94,7 +94,7 @@ def test_features_that_overflow_float32_are_reported_not_trained_into_a_nan_mode
     sample_data["x_train"][::2] *= -1
     replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
 
-    fails_cleanly(opt_ml, "fft features of x_train overflow float32", "rescale")
+    fails_cleanly(opt_ml, "timefreq features of training overflow float32", "up to 1e+37", "rescale")
 
 
 @pytest.mark.parametrize("transform", ["raw", "fft"])

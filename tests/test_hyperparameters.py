@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from sagemaker_env import UserError, parse_hyperparameters
-from train import ACCEPTED, HYPERPARAMETERS
+from train import ACCEPTED, HIDDEN_UNITS, HYPERPARAMETERS
 
 DEFAULTS = {"epochs": 100, "learning_rate": 0.001, "optimizer": "adam", "shuffle": True}
 RULES = {"epochs": (1, 1000), "learning_rate": (0.0, 1.0), "optimizer": ("adam", "sgd")}
@@ -61,13 +61,16 @@ def test_a_json_array_instead_of_an_object_is_an_error():
         parse_hyperparameters(["epochs", "3"], DEFAULTS, RULES)
 
 
-def test_train_py_defaults_reproduce_the_original_model():
-    assert HYPERPARAMETERS["epochs"] == 100
-    assert HYPERPARAMETERS["features"] == "fft"
+def test_the_original_network_and_transform_stay_available_by_name():
+    assert "mlp" in ACCEPTED["model"] and "fft" in ACCEPTED["features"]
+    assert HIDDEN_UNITS == (1024, 512, 256, 64)
     assert set(HYPERPARAMETERS) == {
         "features",
+        "channels",
         "validation_fraction",
+        "model",
         "epochs",
+        "patience",
         "batch_size",
         "learning_rate",
         "seed",

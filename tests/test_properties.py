@@ -113,7 +113,7 @@ def test_arrays_of_any_shape_and_value_are_read_or_refused_and_labels_checked(tm
         ids = eeg_data.class_ids(rows.y, "training")
     except UserError:
         return
-    assert rows.x.ndim == 2 and rows.x.shape[1] > 0 and np.isfinite(rows.x).all()
+    assert rows.x.ndim in (2, 3) and rows.x[0].size > 0 and np.isfinite(rows.x).all()
     assert ids.dtype == np.int64 and (ids >= 0).all() and (ids <= eeg_data.MAX_CLASS_ID).all()
 
 

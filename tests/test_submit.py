@@ -272,7 +272,9 @@ def test_submit_refuses_an_unknown_hyperparameter_naming_the_accepted_ones(aws: 
     result = aws.run("make", "submit", f"ROLE={ROLE}", "HYPERPARAMETERS=epochs=3 dropout=0.5")
 
     assert result.returncode != 0
-    assert "unknown hyperparameter 'dropout': accepted names are batch_size, epochs" in result.stderr
+    assert (
+        "unknown hyperparameter 'dropout': accepted names are batch_size, channels, epochs" in result.stderr
+    )
     assert aws.training_jobs() == []
 
 

@@ -18,13 +18,14 @@ def test_training_writes_the_model_metadata_and_history(opt_ml):
     assert result.returncode == 0, result.stderr
     assert opt_ml.model_file.stat().st_size > 0
     metadata = opt_ml.metadata()
-    assert metadata["input_width"] == 2000
+    assert metadata["input_shape"] == [4, 500]
     assert metadata["class_names"] == ["0", "1"]
-    assert metadata["features"]["transform"] == "fft"
-    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 1001
+    assert metadata["features"]["transform"] == "timefreq" and metadata["features"]["channels"] == 4
+    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 616
     assert set(metadata["metrics"]) >= {"loss", "accuracy", "test_loss", "test_accuracy"}
     rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
     assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert [row["kept"] for row in rows].count("1") == 1
     assert not opt_ml.failure_file.exists()
     assert not list((opt_ml.base / "model").glob(".*")), "a temporary file was left in model/"
 
@@ -92,7 +93,7 @@ def test_a_validation_channel_replaces_the_held_out_fraction(opt_ml):
     rng = np.random.default_rng(1)
     np.savez(
         opt_ml.channel("validation") / "validation.npz",
-        x_train=rng.normal(size=(6, 2000)).astype(np.float32),
+        x_train=rng.normal(size=(6, 4, 500)).astype(np.float32),
         y_train=np.eye(2)[np.arange(6) % 2],
     )
 
@@ -106,7 +107,7 @@ def test_a_test_channel_replaces_the_test_rows_of_the_training_file(opt_ml):
     rng = np.random.default_rng(2)
     np.savez(
         opt_ml.channel("test") / "test.npz",
-        x_test=rng.normal(size=(4, 2000)).astype(np.float32),
+        x_test=rng.normal(size=(4, 4, 500)).astype(np.float32),
         y_test=np.arange(4) % 2,
     )
 

@@ -99,6 +99,12 @@ manifest() {
   run -0 docker pull "${IMAGE_URI}"
 }
 
+@test "the image is at most 1.3 GB: SageMaker pulls it at every job start" {
+  local size
+  size="$(docker image inspect --format '{{.Size}}' "${IMAGE_URI}")"
+  ((size <= 1300000000)) || fail "the image is ${size} bytes, over 1.3 GB (1300000000 bytes)"
+}
+
 @test "docker run --network none IMAGE train trains and writes the model" {
   local tree
   tree="$(opt_ml 2)"
