@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,8 +55,9 @@ HYPERPARAMETERS: dict[str, Any] = {
     "model": "mlp",  # mlp: the original Dense 1024-512-256-64, tanh (see MODELS)
     "epochs": 100,
     "patience": 10,  # stop after this many epochs without a lower validation loss; 0: run every epoch
-    "batch_size": 256,
+    "batch_size": 1024,  # rows per training step: the largest that trains as well, and fills the CPU
     "learning_rate": 0.001,  # Adam's step size
+    "precision": "auto",  # auto: bfloat16 on CPUs with bfloat16 instructions (AMX, AVX512-BF16), else float32
     "seed": 42,  # fixes the validation split and the initial weights
 }
 # (low, high) is an inclusive range; a tuple of strings lists the accepted values.
@@ -68,9 +70,13 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "patience": (0, 100_000),
     "batch_size": (1, 1_000_000),
     "learning_rate": (1e-7, 10.0),
+    "precision": ("auto", "float32", "bfloat16"),
     "seed": (0, 2**31 - 1),
 }
 HIDDEN_UNITS = (1024, 512, 256, 64)  # the original model's Dense layers, tanh activated
+# Training steps per call into TensorFlow: one call per batch costs more than a batch of 256
+# takes to train on a 2-core CPU (README, "Performance"). SIGTERM is seen between calls.
+STEPS_PER_EXECUTION = 16
 
 EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
@@ -117,20 +123,20 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     import keras
 
     print_info(paths)
+    precision = use_precision(keras, hyperparameters["precision"])
     keras.utils.set_random_seed(hyperparameters["seed"])
+    print(
+        f"training: model={hyperparameters['model']} precision={precision} "
+        f"batch_size={hyperparameters['batch_size']} epochs<={hyperparameters['epochs']} "
+        f"patience={hyperparameters['patience']}",
+        flush=True,
+    )
     checkpoints = Checkpoints(paths.checkpoints, host)
     save_every_epoch = checkpointing_requested(paths)
     # Only a job with CheckpointConfig resumes: a checkpoint another run left is not this job's.
     model, history = checkpoints.restore(keras.saving.load_model) if save_every_epoch else (None, [])
     if model is None:
-        model = build_model(
-            keras, hyperparameters["model"], data["x_train"].shape[1], len(data["class_names"])
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
-            loss="categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        model = new_model(keras, hyperparameters, data["x_train"].shape[1], len(data["class_names"]))
     elif model.input_shape[-1] != data["x_train"].shape[1]:
         raise UserError(
             f"the checkpoint in {paths.checkpoints} expects {model.input_shape[-1]} features but the "
@@ -191,6 +197,7 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
             "std": data["std"].tolist(),
         },
         "hyperparameters": hyperparameters,
+        "precision": precision,
         "epochs_run": len(history),
         "epoch_kept": kept_epoch,
         "metrics": metrics,
@@ -245,6 +252,44 @@ def lowest_val_loss(history: list[dict[str, float]]) -> int:
     return 1 + min(range(len(history)), key=lambda index: history[index].get("val_loss", math.inf))
 
 
+def new_model(keras: Any, hyperparameters: dict[str, Any], input_width: int, n_classes: int) -> Any:
+    """The network the hyperparameters name, compiled for training."""
+    model = build_model(keras, hyperparameters["model"], input_width, n_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    return model
+
+
+def use_precision(keras: Any, choice: str) -> str:
+    """Sets Keras's precision policy for the models built next; returns float32 or bfloat16.
+
+    auto takes bfloat16 where the CPU computes it natively and no GPU trains. bfloat16 is
+    mixed precision: matrix products in bfloat16, the weights and the softmax in float32.
+    """
+    if choice == "auto":
+        import tensorflow as tf
+
+        native = cpu_has_bfloat16() and not tf.config.list_physical_devices("GPU")
+        choice = "bfloat16" if native else "float32"
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if choice == "bfloat16" else "float32")
+    return choice
+
+
+def cpu_has_bfloat16() -> bool:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next(
+        (line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []
+    )
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags))
+
+
 def build_model(keras: Any, name: str, input_width: int, n_classes: int) -> Any:
     """The network named by the model hyperparameter, ending in a softmax over the classes.
 
@@ -254,7 +299,7 @@ def build_model(keras: Any, name: str, input_width: int, n_classes: int) -> Any:
         raise UserError(f"unknown model '{name}': use one of {', '.join(ACCEPTED['model'])}")
     layers = [keras.Input(shape=(input_width,))]
     layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
-    layers += [keras.layers.Dense(n_classes, activation="softmax")]
+    layers += [keras.layers.Dense(n_classes, activation="softmax", dtype="float32")]
     return keras.Sequential(layers, name="eeg_mlp")
 
 
@@ -267,53 +312,71 @@ def fit(
     after_epoch: Callable[[dict[str, float]], bool],
     stop_requested: list[int],
 ) -> None:
-    """The training step, in one place: a multi-instance strategy would replace this function."""
+    """The training loop, in one place: a multi-instance strategy would replace this function.
+
+    Not model.fit: on a 2-core CPU, Keras's feeding of numpy arrays costs as much as the
+    arithmetic. Here the rows are held in TensorFlow once, an epoch's order is one shuffle,
+    and STEPS_PER_EXECUTION batches run per call into a compiled function, which reaches
+    the CPU's matmul roofline (README, "Performance"). after_epoch gets the epoch's row
+    (loss, accuracy, val_loss, val_accuracy as Keras computes them, and seconds) and
+    returns True to stop; SIGTERM is seen between calls.
+    """
+    import tensorflow as tf
+
     n_classes = len(data["class_names"])
-    one_hot = keras.utils.to_categorical
-    validation = None
-    if len(data["x_val"]):
-        validation = (data["x_val"], one_hot(data["y_val"], n_classes))
-    epoch_started = time.monotonic()
+    x = tf.convert_to_tensor(data["x_train"])
+    y = tf.one_hot(data["y_train"], n_classes)
+    x_val = tf.convert_to_tensor(data["x_val"])
+    y_val = tf.one_hot(data["y_val"], n_classes)
+    rows, batch = len(data["x_train"]), min(hyperparameters["batch_size"], len(data["x_train"]))
+    batches = -(-rows // batch)
+    loss_function = keras.losses.CategoricalCrossentropy()
+    variables = model.trainable_variables
 
-    def on_epoch_begin(epoch: int, logs: dict | None) -> None:
-        nonlocal epoch_started
-        epoch_started = time.monotonic()
+    def sums(labels: Any, probabilities: Any, loss: Any) -> Any:
+        """(loss x rows, correct predictions, rows) of one batch."""
+        size = tf.cast(tf.shape(labels)[0], tf.float32)
+        hits = tf.equal(tf.argmax(labels, axis=1), tf.argmax(probabilities, axis=1))
+        return tf.stack([loss * size, tf.reduce_sum(tf.cast(hits, tf.float32)), size])
 
-    def on_train_batch_end(batch: int, logs: dict | None) -> None:
-        if stop_requested:
-            model.stop_training = True
+    @tf.function
+    def train_batches(order: Any, first: Any, last: Any) -> Any:
+        totals = tf.zeros(3)
+        for step in tf.range(first, last):
+            index = order[step * batch : (step + 1) * batch]
+            features, labels = tf.gather(x, index), tf.gather(y, index)
+            with tf.GradientTape() as tape:
+                probabilities = model(features, training=True)
+                loss = loss_function(labels, probabilities)
+            model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            totals += sums(labels, probabilities, loss)
+        return totals
 
-    def on_epoch_end(epoch: int, logs: dict | None) -> None:
-        if stop_requested:
-            return  # an interrupted epoch is not recorded; a resumed job runs it again
-        metrics = {name: float(value) for name, value in (logs or {}).items()}
-        seconds = round(time.monotonic() - epoch_started, 3)
-        if after_epoch({"epoch": epoch + 1, **metrics, "time": seconds}):
-            model.stop_training = True
+    @tf.function
+    def validate() -> Any:
+        totals = tf.zeros(3)
+        for start in tf.range(0, tf.shape(x_val)[0], 1024):
+            features, labels = x_val[start : start + 1024], y_val[start : start + 1024]
+            probabilities = model(features, training=False)
+            totals += sums(labels, probabilities, loss_function(labels, probabilities))
+        return totals
 
-    if initial_epoch >= hyperparameters["epochs"]:
-        return
-    # Keras feeds numpy arrays through its own prefetching tf.data pipeline; measured against
-    # a hand-built one (index shuffling, tf.gather per batch), XLA and bfloat16, it was as
-    # fast or faster at batch 256 on our CPUs (README, "Performance").
-    model.fit(
-        data["x_train"],
-        one_hot(data["y_train"], n_classes),
-        validation_data=validation,
-        batch_size=hyperparameters["batch_size"],
-        validation_batch_size=max(hyperparameters["batch_size"], 1024),
-        epochs=hyperparameters["epochs"],
-        initial_epoch=initial_epoch,
-        shuffle=True,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.LambdaCallback(
-                on_epoch_begin=on_epoch_begin,
-                on_train_batch_end=on_train_batch_end,
-                on_epoch_end=on_epoch_end,
-            )
-        ],
-    )
+    for epoch in range(initial_epoch, hyperparameters["epochs"]):
+        started = time.monotonic()
+        order = tf.random.shuffle(tf.range(rows))
+        totals = tf.zeros(3)
+        for first in range(0, batches, STEPS_PER_EXECUTION):
+            if stop_requested:
+                return  # an interrupted epoch is not recorded; a resumed job runs it again
+            last = min(first + STEPS_PER_EXECUTION, batches)
+            totals += train_batches(order, tf.constant(first), tf.constant(last))
+        loss_sum, correct, seen = (float(value) for value in totals.numpy())
+        row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen}
+        if len(data["x_val"]):
+            loss_sum, correct, seen = (float(value) for value in validate().numpy())
+            row.update(val_loss=loss_sum / seen, val_accuracy=correct / seen)
+        if after_epoch({**row, "time": round(time.monotonic() - started, 3)}):
+            return
 
 
 def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from sagemaker_env import UserError
 
 FEATURES = ("timefreq", "fft", "raw")
-TIMEFREQ_POINTS = 64  # time-course points and spectrum bands per channel in timefreq
+TIMEFREQ_POINTS = 32  # time-course points and spectrum bands per channel in timefreq (chosen by 5-fold CV)
 CHUNK_BYTES = 64 * 2**20  # rows are transformed this many input bytes at a time
 Array = npt.NDArray[Any]
 

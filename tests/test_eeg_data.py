@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import eeg_data
 import transform
+from sagemaker_env import UserError
 
 
 def test_fft_features_are_the_normalised_spectrum_magnitude():
@@ -55,3 +58,45 @@ def test_the_bundled_sample_matches_the_generator(tmp_path):
     bundled = repo / "test_dir/input/data/training/output_dict"
     assert bundled.read_bytes() == regenerated.read_bytes()
     assert (repo / "test_dir/input/data/training/output_dict").stat().st_size <= 5_000_000
+
+
+def test_timefreq_features_hold_the_time_course_less_its_mean_then_the_log_spectrum():
+    t = np.arange(512) / 256
+    x = (5.0 + np.where(t >= 1, 3.0, 0.0))[None, :].astype(np.float32)  # a step half-way
+
+    features = transform.features(x, "timefreq")
+
+    course, spectrum = features[0, :32], features[0, 32:]
+    np.testing.assert_allclose(course, np.where(np.arange(32) < 16, -1.5, 1.5), atol=1e-5)
+    assert spectrum.shape == (32,) and spectrum[0] > spectrum[-1] >= 0
+
+
+def test_two_dimensional_rows_split_into_channels_transform_each_channel_apart():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5, 3 * 200)).astype(np.float32)
+
+    together = transform.features(x, "timefreq", channels=3)
+
+    apart = [transform.features(x[:, i * 200 : (i + 1) * 200], "timefreq") for i in range(3)]
+    np.testing.assert_array_equal(together, np.concatenate(apart, axis=1))
+    np.testing.assert_array_equal(together, transform.features(x.reshape(5, 3, 200), "timefreq"))
+
+
+def test_rows_that_do_not_split_into_equal_channels_are_refused():
+    with pytest.raises(UserError, match="do not split into 7 channels"):
+        transform.features(np.zeros((2, 100)), "fft", channels=7)
+
+
+def test_the_transform_makes_no_copy_of_the_whole_dataset(monkeypatch):
+    """Chunked: no float64 or complex copy of the whole input, only the (smaller) features."""
+    monkeypatch.setattr(transform, "CHUNK_BYTES", 2**20)
+    x = np.random.default_rng(4).normal(size=(2000, 2000)).astype(np.float32)  # 16 MB
+    tracemalloc.start()
+    try:
+        features = transform.features(x, "timefreq")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < x.nbytes / 2, f"peak {peak / 1e6:.1f} MB for {x.nbytes / 1e6:.1f} MB of recordings"
+    assert features.dtype == np.float32

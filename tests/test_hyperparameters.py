@@ -73,6 +73,7 @@ def test_the_original_network_and_transform_stay_available_by_name():
         "patience",
         "batch_size",
         "learning_rate",
+        "precision",
         "seed",
     }
 

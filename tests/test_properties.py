@@ -13,6 +13,7 @@ import pickle
 import re
 import subprocess
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 import eeg_data
 import safe_pickle
+import transform
 from conftest import new_opt_ml
 from memory_budget import Budget
 from sagemaker_env import Paths, UserError, input_data_config, parse_hyperparameters, resource_config
@@ -196,3 +198,21 @@ def test_train_ends_a_job_on_damaged_data_with_one_line_and_no_model(tmp_path_fa
     reason = tree.failure_file.read_text()
     assert reason.count("\n") == 1 and reason.strip() in result.stderr
     assert not tree.model_file.exists()
+
+
+recordings = hnp.arrays(
+    np.float32,
+    hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=24),
+    elements=st.floats(-1e4, 1e4, width=32),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(recordings, st.sampled_from(transform.FEATURES))
+def test_features_are_finite_float32_rows_whatever_the_chunk_size(x, kind):
+    whole = transform.features(x, kind)
+    with mock.patch.object(transform, "CHUNK_BYTES", 1):  # one recording per chunk
+        row_by_row = transform.features(x, kind)
+
+    assert whole.dtype == np.float32 and whole.shape[0] == len(x) and np.isfinite(whole).all()
+    np.testing.assert_allclose(whole, row_by_row, rtol=1e-6, atol=1e-6)

@@ -21,13 +21,23 @@ def test_training_writes_the_model_metadata_and_history(opt_ml):
     assert metadata["input_shape"] == [4, 500]
     assert metadata["class_names"] == ["0", "1"]
     assert metadata["features"]["transform"] == "timefreq" and metadata["features"]["channels"] == 4
-    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 616
+    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 272
     assert set(metadata["metrics"]) >= {"loss", "accuracy", "test_loss", "test_accuracy"}
     rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert [row["kept"] for row in rows].count("1") == 1
     assert not opt_ml.failure_file.exists()
     assert not list((opt_ml.base / "model").glob(".*")), "a temporary file was left in model/"
+
+
+def test_the_precision_asked_for_is_the_one_trained_in_and_recorded(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1", "precision": "float32"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "precision=float32" in result.stdout
+    assert opt_ml.metadata()["precision"] == "float32"
 
 
 def test_every_metric_regex_reads_a_value_from_the_log(opt_ml):
@@ -119,7 +129,7 @@ def test_a_test_channel_replaces_the_test_rows_of_the_training_file(opt_ml):
 
 def test_sigterm_stops_training_keeps_the_checkpoint_and_writes_no_model(opt_ml):
     (opt_ml.base / "input/config/checkpointconfig.json").write_text("{}")
-    opt_ml.hyperparameters({"epochs": "1000", "batch_size": "8"})
+    opt_ml.hyperparameters({"epochs": "1000", "batch_size": "8", "patience": "0"})
     process = opt_ml.start(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in process.stdout:
         if line.startswith("epoch=1/"):

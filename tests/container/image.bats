@@ -59,7 +59,7 @@ opt_ml() {
   local tree="${BATS_TEST_TMPDIR}/opt_ml"
   cp -r "${REPO_DIR}/test_dir" "${tree}"
   rm -rf "${tree:?}/model/"* "${tree:?}/output/"*
-  echo "{\"epochs\": \"$1\", \"batch_size\": \"32\"}" >"${tree}/input/config/hyperparameters.json"
+  echo "{\"epochs\": \"$1\", \"batch_size\": \"32\", \"patience\": \"0\"}" >"${tree}/input/config/hyperparameters.json"
   echo "${tree}"
 }
 
