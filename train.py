@@ -161,20 +161,24 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         best.update(history, model)
         if save_every_epoch:
             checkpoints.save(model, history, also_keep=best.epoch)
-        return best.watch and len(history) - best.epoch >= patience
+        return best.patience_spent(history, patience)
 
-    fit(keras, model, data, hyperparameters, len(history), after_epoch, stop_requested)
-    if stop_requested:
-        # The weights are part-way through the next epoch now: each finished epoch was saved
-        # as it ended, and these must not overwrite the last good checkpoint.
+    # A job resumed after its patience ran out goes straight to saving the kept epoch.
+    interrupted = not best.patience_spent(history, patience) and fit(
+        keras, model, data, hyperparameters, len(history), after_epoch, stop_requested
+    )
+    if interrupted:
+        # The weights are part-way through an epoch now: each finished epoch was saved as it
+        # ended, and these must not overwrite the last good checkpoint. A SIGTERM after the
+        # last epoch lets the finished model be written, well inside the 120 s grace.
         kept = f"; the checkpoint of epoch {len(history)} resumes it" if save_every_epoch and history else ""
         raise Stopped(f"stopped by SIGTERM after epoch {len(history)} of {epochs}{kept}; no model written")
 
     kept_epoch = best.restore_into(model) if best.watch else len(history)
     if kept_epoch < len(history):
         print(
-            f"early stopping: kept epoch {kept_epoch} of {len(history)}, the lowest val_loss "
-            f"({history[kept_epoch - 1]['val_loss']:.4f}); patience {patience}",
+            f"early stopping: kept epoch {kept_epoch} of {len(history)}, val_loss "
+            f"{history[kept_epoch - 1]['val_loss']:.4f}; patience {patience}",
             flush=True,
         )
     kept_row = history[kept_epoch - 1]
@@ -237,9 +241,15 @@ class BestEpoch:
                 self.weights = best_model.get_weights()
 
     def update(self, history: list[dict[str, float]], model: Any) -> None:
-        if self.watch and lowest_val_loss(history) == len(history):
+        """Keeps the newest epoch if its validation loss is below the kept one's."""
+        if not self.watch:
+            return
+        if self.epoch == 0 or history[-1]["val_loss"] < history[self.epoch - 1]["val_loss"]:
             self.epoch = len(history)
             self.weights = model.get_weights()
+
+    def patience_spent(self, history: list[dict[str, float]], patience: int) -> bool:
+        return self.watch and len(history) - self.epoch >= patience
 
     def restore_into(self, model: Any) -> int:
         if self.weights is not None:
@@ -259,7 +269,6 @@ def new_model(keras: Any, hyperparameters: dict[str, Any], input_width: int, n_c
         optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
 
@@ -311,7 +320,7 @@ def fit(
     initial_epoch: int,
     after_epoch: Callable[[dict[str, float]], bool],
     stop_requested: list[int],
-) -> None:
+) -> bool:
     """The training loop, in one place: a multi-instance strategy would replace this function.
 
     Not model.fit: on a 2-core CPU, Keras's feeding of numpy arrays costs as much as the
@@ -319,7 +328,8 @@ def fit(
     and STEPS_PER_EXECUTION batches run per call into a compiled function, which reaches
     the CPU's matmul roofline (README, "Performance"). after_epoch gets the epoch's row
     (loss, accuracy, val_loss, val_accuracy as Keras computes them, and seconds) and
-    returns True to stop; SIGTERM is seen between calls.
+    returns True to stop; SIGTERM is seen between calls. Returns True when SIGTERM cut an
+    epoch short (that epoch is not recorded: a resumed job runs it again).
     """
     import tensorflow as tf
 
@@ -367,7 +377,7 @@ def fit(
         totals = tf.zeros(3)
         for first in range(0, batches, STEPS_PER_EXECUTION):
             if stop_requested:
-                return  # an interrupted epoch is not recorded; a resumed job runs it again
+                return True
             last = min(first + STEPS_PER_EXECUTION, batches)
             totals += train_batches(order, tf.constant(first), tf.constant(last))
         loss_sum, correct, seen = (float(value) for value in totals.numpy())
@@ -376,7 +386,8 @@ def fit(
             loss_sum, correct, seen = (float(value) for value in validate().numpy())
             row.update(val_loss=loss_sum / seen, val_accuracy=correct / seen)
         if after_epoch({**row, "time": round(time.monotonic() - started, 3)}):
-            return
+            break
+    return False
 
 
 def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -437,6 +448,7 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
         rows = eeg_data.all_rows(read("validation"))
         if rows is not None:
             x_val, y_val = features_of(rows, "validation"), to_class_index(rows.y, classes, "validation")
+        del rows
     elif hyperparameters["validation_fraction"] > 0:
         order = np.random.default_rng(hyperparameters["seed"]).permutation(len(x_train))
         n_val = int(len(x_train) * hyperparameters["validation_fraction"])

@@ -92,10 +92,9 @@ def _timefreq(x: Array) -> npt.NDArray[np.float32]:
 
 
 def _window_means(x: Array, points: int) -> Array:
-    """The mean of each of `points` consecutive windows along the last axis (fewer if shorter)."""
-    window = max(1, x.shape[-1] // points)
-    used = x.shape[-1] // window * window
-    return x[..., :used].reshape(*x.shape[:-1], used // window, window).mean(axis=-1)
+    """The means of `points` consecutive windows covering the last axis (one per value if fewer)."""
+    edges = np.linspace(0, x.shape[-1], min(points, x.shape[-1]) + 1).astype(int)
+    return np.add.reduceat(x, edges[:-1], axis=-1) / np.diff(edges)
 
 
 def standardisation(x: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:

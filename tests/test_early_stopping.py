@@ -89,3 +89,28 @@ def test_training_stops_patience_epochs_after_the_best_and_saves_the_best(opt_ml
     metadata = opt_ml.metadata()
     assert metadata["epoch_kept"] == kept and metadata["epochs_run"] == len(history)
     assert metadata["metrics"]["val_loss"] == min(losses)
+
+
+def test_after_a_lost_best_checkpoint_a_later_epoch_beating_the_kept_one_is_kept(tmp_path):
+    checkpoints = Checkpoints(tmp_path, "algo-1")
+    history = rows(0.3, 0.9)
+    best = BestEpoch(watch=True)
+    best.resume(history, FakeModel(2), checkpoints, lambda path: FakeModel(float(Path(path).read_text())))
+    assert best.epoch == 2  # epoch 1's checkpoint is gone: the newest stands in for it
+
+    history.append(rows(0.3, 0.9, 0.5)[2])
+    best.update(history, FakeModel(3))
+
+    assert best.epoch == 3 and best.weights == [3]
+
+
+def test_patience_is_spent_once_that_many_epochs_pass_without_a_better_one():
+    best, model = BestEpoch(watch=True), FakeModel(0)
+    history: list[dict[str, float]] = []
+    spent = []
+    for row in rows(0.5, 0.4, 0.6, 0.7):
+        history.append(row)
+        best.update(history, model)
+        spent.append(best.patience_spent(history, patience=2))
+
+    assert spent == [False, False, False, True]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 import signal
 import subprocess
 
 import numpy as np
 
+from conftest import fails_cleanly, replace_training_file
 from sagemaker_env import METRIC_DEFINITIONS, metric_patterns
 
 
@@ -21,7 +23,7 @@ def test_training_writes_the_model_metadata_and_history(opt_ml):
     assert metadata["input_shape"] == [4, 500]
     assert metadata["class_names"] == ["0", "1"]
     assert metadata["features"]["transform"] == "timefreq" and metadata["features"]["channels"] == 4
-    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 272
+    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 256
     assert set(metadata["metrics"]) >= {"loss", "accuracy", "test_loss", "test_accuracy"}
     rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
     assert [row["epoch"] for row in rows] == ["1", "2"]
@@ -165,7 +167,8 @@ def test_a_restarted_job_resumes_from_its_checkpoint(opt_ml):
 
 
 def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
-    opt_ml.hyperparameters({"epochs": "1", "seed": "3"})
+    # several shuffled batches per epoch, so the order of rows matters
+    opt_ml.hyperparameters({"epochs": "3", "batch_size": "8", "patience": "0", "seed": "3"})
     first = opt_ml.run()
     second = opt_ml.run()
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
@@ -178,3 +181,23 @@ def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
         ]
 
     assert val_loss(first) and val_loss(first) == val_loss(second)
+
+
+def test_rows_that_concatenate_channels_are_split_by_the_channels_hyperparameter(opt_ml, sample_data):
+    for name in ("x_train", "x_test"):
+        sample_data[name] = sample_data[name].reshape(len(sample_data[name]), -1)  # channel after channel
+    replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
+    opt_ml.hyperparameters({"epochs": "1", "channels": "4"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    metadata = opt_ml.metadata()
+    assert metadata["input_shape"] == [2000] and metadata["features"]["channels"] == 4
+    assert metadata["features"]["width"] == 256  # 4 channels of 32 time points and 32 bands
+
+
+def test_a_channels_hyperparameter_that_contradicts_three_dimensional_recordings_is_refused(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1", "channels": "3"})
+
+    fails_cleanly(opt_ml, "hold 4 channels but the channels hyperparameter says 3")
