@@ -1,0 +1,53 @@
+"""make bench's table says what its JSON holds (the measurements themselves run in make bench)."""
+
+from __future__ import annotations
+
+import bench
+
+RESULTS = {
+    "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 4.0, "bfloat16": True, "python": "3.11"},
+    "matmul_gflops": 250.0,
+    "matmul_gflops_bfloat16": 500.0,
+    "throughput": {
+        name: {
+            "features": features,
+            "precision": precision,
+            "batch_size": batch,
+            "parameters": parameters,
+            "samples_per_s": speed,
+            "roofline_samples_per_s": 25_000,
+            "roofline_fraction": fraction,
+            "bfloat16_roofline_fraction": fraction / 2,
+        }
+        for name, features, precision, batch, parameters, speed, fraction in (
+            ("original", "fft", "float32", 32, 1_698_754, 3_000, 0.12),
+            ("default", "timefreq", "bfloat16", 1024, 739_266, 60_000, 1.07),
+        )
+    },
+    "speedup": 20.0,
+    "flop_speedup": 8.7,
+    "accuracy": {
+        "sample": {
+            "original": {"seconds_to_target": None, "test_accuracy": 0.887},
+            "default": {"seconds_to_target": 1.3, "test_accuracy": 0.95},
+            "time_to_accuracy_speedup": None,
+        }
+    },
+    "memory": {
+        "dataset_mb": 131.2,
+        "baseline_mb": 645.0,
+        "peak_mb": 688.0,
+        "over_baseline_per_dataset_byte": 0.33,
+    },
+    "make_local": {"seconds": 6.5, "tensorflow_import_seconds": 4.4, "test_line": "test_accuracy=0.95"},
+}
+
+
+def test_the_table_shows_speed_roofline_accuracy_memory_and_make_local():
+    text = bench.table(RESULTS)
+
+    assert "default (timefreq, batch 1024, bfloat16)" in text and "107%" in text
+    assert "20.0x samples/s, 8.7x FLOP/s" in text
+    assert "never test 0.887" in text and "1.3s test 0.950" in text
+    assert "0.33 x the data above it" in text
+    assert "make local: 6.5 s" in text
