@@ -53,7 +53,7 @@ RUN python3 -m venv /opt/venv \
 # The program last: code changes rebuild only this layer. train keeps its run bit even
 # from a checkout that lost it.
 COPY train train.py sagemaker_env.py eeg_data.py data_formats.py safe_pickle.py memory_budget.py transform.py \
-     checkpoint.py job_outputs.py /opt/program/
+     checkpoint.py early_stopping.py job_outputs.py /opt/program/
 RUN chmod 755 /opt/program/train
 WORKDIR /opt/program
 

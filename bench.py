@@ -42,7 +42,15 @@ SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
 TARGET_VAL_ACCURACY = 0.8  # the fixed level time-to-accuracy waits for
 THROUGHPUT_ROWS = 8192
 REAL_SETS = ("Blink", "SelfRegulationSCP1")
-ORIGINAL = {"features": "fft", "batch_size": 32, "epochs": 100, "patience": 0}
+# The 2018 recipe in today's hyperparameters; it also fed Keras's fit numpy arrays (below).
+ORIGINAL = {
+    **train.HYPERPARAMETERS,
+    "features": "fft",
+    "batch_size": 32,
+    "epochs": 100,
+    "patience": 0,
+    "precision": "float32",
+}
 
 
 def main() -> None:
@@ -119,7 +127,7 @@ def throughput(keras: Any, gflops: float) -> dict[str, Any]:
     results = {}
     for name, config in (("original", ORIGINAL), ("default", train.HYPERPARAMETERS)):
         features = standardised(transform.features(x, config["features"]))
-        model = compiled(keras, name, features.shape[1])
+        model = compiled(keras, config, features.shape[1])
         seconds = epoch_seconds(keras, model, name, features, y, config["batch_size"], epochs=3)
         samples_per_s = len(x) / statistics.median(seconds[1:])  # the first epoch compiles
         roofline = gflops * 1e9 / (6 * model.count_params())
@@ -139,18 +147,11 @@ def standardised(features: np.ndarray) -> np.ndarray:
     return transform.standardise(features, *transform.standardisation(features))
 
 
-def compiled(keras: Any, recipe: str, width: int) -> Any:
-    """The original: the network compiled as in 2018, in float32. The default: as train.py does."""
-    keras.utils.set_random_seed(train.HYPERPARAMETERS["seed"])
-    if recipe == "default":
-        train.use_precision(keras, train.HYPERPARAMETERS["precision"])
-        return train.new_model(keras, train.HYPERPARAMETERS, width, 2)
-    train.use_precision(keras, "float32")
-    model = train.build_model(keras, "mlp", width, 2)
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy", metrics=["accuracy"]
-    )
-    return model
+def compiled(keras: Any, config: dict[str, Any], width: int) -> Any:
+    """The network as train.py builds it for these hyperparameters, in their precision."""
+    keras.utils.set_random_seed(config["seed"])
+    train.use_precision(keras, config["precision"])
+    return train.new_model(keras, config, width, 2)
 
 
 def epoch_seconds(
@@ -167,14 +168,16 @@ def epoch_seconds(
     """Each epoch's wall time: the original's fit on numpy arrays, or train.py's own fit()."""
     times: list[float] = []
     if pipeline == "original":
-        started = [0.0]
-        record = keras.callbacks.LambdaCallback(
-            on_epoch_begin=lambda epoch, _: started.__setitem__(0, time.perf_counter()),
-            on_epoch_end=lambda epoch, log: (
-                times.append(time.perf_counter() - started[0]),
-                logs.append(dict(log)) if logs is not None else None,
-            ),
-        )
+
+        class EpochTimer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, log: dict | None = None) -> None:
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, log: dict | None = None) -> None:
+                times.append(time.perf_counter() - self.started)
+                if logs is not None:
+                    logs.append(dict(log or {}))
+
         model.fit(
             x,
             keras.utils.to_categorical(y, 2),
@@ -184,7 +187,7 @@ def epoch_seconds(
             if validation is None
             else (validation[0], keras.utils.to_categorical(validation[1], 2)),
             verbose=0,
-            callbacks=[record],
+            callbacks=[EpochTimer()],
         )
         return times
     data = {"x_train": x, "y_train": y, "class_names": ["0", "1"]}
@@ -218,13 +221,11 @@ def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
     """Original recipe in-process; the defaults through ./train itself, on the same split."""
     flat_train = data.x_train.reshape(len(data.x_train), -1)
     flat_test = data.x_test.reshape(len(data.x_test), -1)
-    order = np.random.default_rng(train.HYPERPARAMETERS["seed"]).permutation(len(flat_train))
-    n_val = int(len(order) * train.HYPERPARAMETERS["validation_fraction"])
-    fit_rows, val_rows = order[n_val:], order[:n_val]
+    fit_rows, val_rows = train.validation_split(len(flat_train), train.HYPERPARAMETERS)
     features = transform.features(flat_train, "fft")
     mean, std = transform.standardisation(features[fit_rows])
     scaled = transform.standardise(features, mean, std)
-    model = compiled(keras, "original", scaled.shape[1])
+    model = compiled(keras, ORIGINAL, scaled.shape[1])
     logs: list[dict[str, float]] = []
     seconds = epoch_seconds(
         keras,
@@ -301,13 +302,15 @@ def write_tree(
         np.save(channel / f"{name}.npy", array)
 
 
+def train_environment(tree: Path) -> dict[str, str]:
+    """./train on tree, with this virtualenv's python3 first on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return {**os.environ, "SAGEMAKER_BASE_DIR": str(tree), "PATH": path}
+
+
 def run_train(tree: Path) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "SAGEMAKER_BASE_DIR": str(tree),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    return subprocess.run([str(ROOT / "train")], env=environment, capture_output=True, text=True, check=True)
+    command = [str(ROOT / "train")]
+    return subprocess.run(command, env=train_environment(tree), capture_output=True, text=True, check=True)
 
 
 def peak_memory(rows: int = 16384) -> dict[str, Any]:
@@ -342,14 +345,9 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def max_rss_of_train(tree: Path) -> int:
-    environment = {
-        **os.environ,
-        "SAGEMAKER_BASE_DIR": str(tree),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
     log = tree / "stderr.log"
     command = [sys.executable, "-c", LAUNCHER, str(log), str(ROOT / "train")]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True)
+    result = subprocess.run(command, env=train_environment(tree), capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"bench: ./train failed on {tree}: {log.read_text()[-500:]}")
     return int(result.stdout) * 1024  # kilobytes on Linux

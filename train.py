@@ -30,6 +30,7 @@ import numpy as np
 import eeg_data
 import transform
 from checkpoint import Checkpoints
+from early_stopping import BestEpoch
 from job_outputs import HISTORY_FILE, MODEL_FILE, history_csv, publish_model, remove_previous_results
 from memory_budget import Budget
 from sagemaker_env import (
@@ -215,51 +216,6 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     write_atomically(paths.output_data / HISTORY_FILE, history_csv(rows))
     publish_model(paths.model, model, metadata)
     print(f"model saved to {paths.model / MODEL_FILE}", flush=True)
-
-
-class BestEpoch:
-    """The epoch with the lowest validation loss so far, and its weights."""
-
-    def __init__(self, watch: bool) -> None:
-        self.watch = watch
-        self.epoch = 0
-        self.weights: list[Any] | None = None
-
-    def resume(
-        self, history: list[dict[str, float]], model: Any, checkpoints: Checkpoints | None, load: Any
-    ) -> None:
-        """After a restart: the best epoch of the resumed history, its weights from its checkpoint."""
-        if not (self.watch and history):
-            return
-        self.epoch = lowest_val_loss(history)
-        self.weights = model.get_weights()
-        if self.epoch != len(history) and checkpoints is not None:
-            best_model = checkpoints.load(self.epoch, load)
-            if best_model is None:
-                self.epoch = len(history)  # its checkpoint is gone: the newest is the best we have
-            else:
-                self.weights = best_model.get_weights()
-
-    def update(self, history: list[dict[str, float]], model: Any) -> None:
-        """Keeps the newest epoch if its validation loss is below the kept one's."""
-        if not self.watch:
-            return
-        if self.epoch == 0 or history[-1]["val_loss"] < history[self.epoch - 1]["val_loss"]:
-            self.epoch = len(history)
-            self.weights = model.get_weights()
-
-    def patience_spent(self, history: list[dict[str, float]], patience: int) -> bool:
-        return self.watch and len(history) - self.epoch >= patience
-
-    def restore_into(self, model: Any) -> int:
-        if self.weights is not None:
-            model.set_weights(self.weights)
-        return self.epoch
-
-
-def lowest_val_loss(history: list[dict[str, float]]) -> int:
-    """The epoch (from 1) with the lowest val_loss; the earliest of equals."""
-    return 1 + min(range(len(history)), key=lambda index: history[index].get("val_loss", math.inf))
 
 
 def new_model(keras: Any, hyperparameters: dict[str, Any], input_width: int, n_classes: int) -> Any:
@@ -450,12 +406,11 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
             x_val, y_val = features_of(rows, "validation"), to_class_index(rows.y, classes, "validation")
         del rows
     elif hyperparameters["validation_fraction"] > 0:
-        order = np.random.default_rng(hyperparameters["seed"]).permutation(len(x_train))
-        n_val = int(len(x_train) * hyperparameters["validation_fraction"])
-        if n_val >= len(x_train):
+        fit_rows, val_rows = validation_split(len(x_train), hyperparameters)
+        if not len(fit_rows):
             raise UserError("validation_fraction leaves no training rows: lower it")
-        x_val, y_val = x_train[order[:n_val]], y_train[order[:n_val]]
-        x_train, y_train = x_train[order[n_val:]], y_train[order[n_val:]]
+        x_val, y_val = x_train[val_rows], y_train[val_rows]
+        x_train, y_train = x_train[fit_rows], y_train[fit_rows]
 
     x_test, y_test = x_train[:0], y_train[:0]
     if paths.channel("test").exists():
@@ -488,6 +443,13 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
         "mean": mean,
         "std": std,
     }
+
+
+def validation_split(rows: int, hyperparameters: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(training row indices, validation row indices): validation_fraction of the rows, by seed."""
+    order = np.random.default_rng(hyperparameters["seed"]).permutation(rows)
+    n_val = int(rows * hyperparameters["validation_fraction"])
+    return order[n_val:], order[:n_val]
 
 
 def to_class_index(y: np.ndarray, classes: np.ndarray, what: str) -> np.ndarray:

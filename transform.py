@@ -15,6 +15,7 @@ Every transform works on each channel apart and lays the results side by side.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -49,9 +50,9 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
     if kind == "raw":
         return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
     transform = _timefreq if kind == "timefreq" else _normalised_spectrum
-    width = transform(x[:1]).shape[1] if len(x) else 0
+    width = transform(np.zeros((1, *x.shape[1:]), dtype=np.float32)).shape[1]
     out = np.empty((len(x), width), dtype=np.float32)
-    step = max(1, CHUNK_BYTES // max(1, x[0].size * 4) if len(x) else 1)
+    step = max(1, CHUNK_BYTES // (4 * max(1, math.prod(x.shape[1:]))))
     for start in range(0, len(x), step):
         out[start : start + step] = transform(x[start : start + step])
     return out

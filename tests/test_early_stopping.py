@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from checkpoint import Checkpoints
-from train import BestEpoch, lowest_val_loss
+from early_stopping import BestEpoch, lowest_val_loss
 
 
 class FakeModel:
