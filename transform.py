@@ -32,9 +32,9 @@ Array = npt.NDArray[Any]
 def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
     """The model's input for each recording, float32, one row per recording.
 
-    timefreq: each channel's time course less its mean (an electrode's offset is not brain
-      activity), averaged over windows down to TIMEFREQ_POINTS points: the slow shape of the
-      recording, such as event-related potentials, blinks and drifts. Then its log power
+    timefreq: each channel's time course averaged over windows down to TIMEFREQ_POINTS
+      points: the slow shape and level of the recording, such as event-related and slow
+      cortical potentials, blinks and drifts. Then its log power
       spectrum averaged into TIMEFREQ_POINTS bands of equal width: its rhythms. Keeps both
       what happens when and at which frequencies, in far fewer numbers than the samples.
     fft: magnitude of each channel's real FFT (samples // 2 + 1 bins) normalised to sum 1:
@@ -56,6 +56,18 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
     for start in range(0, len(x), step):
         out[start : start + step] = transform(x[start : start + step])
     return out
+
+
+def model_input(recordings: Array, spec: dict[str, Any]) -> npt.NDArray[np.float32]:
+    """What the model reads for recordings, from metadata.json's "features": serving's transform.
+
+    The same two functions training applies to its validation and test rows, with the
+    statistics training computed, so a served model sees exactly what it was tested on.
+    """
+    x = features(recordings, spec["transform"], spec["channels"])
+    return standardise(
+        x, np.asarray(spec["mean"], dtype=np.float32), np.asarray(spec["std"], dtype=np.float32)
+    )
 
 
 def by_channel(x: Array, channels: int) -> Array:
@@ -87,8 +99,9 @@ def _timefreq(x: Array) -> npt.NDArray[np.float32]:
     x = np.asarray(x, dtype=np.float32)
     power = np.abs(np.fft.rfft(x, axis=-1)) ** 2 / x.shape[-1]
     # log1p: band power spans orders of magnitude; the log makes bands comparable and keeps 0 finite
-    course = _window_means(x, TIMEFREQ_POINTS) - x.mean(axis=-1, keepdims=True)
-    parts = (course, np.log1p(_window_means(power, TIMEFREQ_POINTS)))
+    # The level is kept (not the mean removed): in 5-fold CV on four real EEG sets it helped
+    # three, slow cortical potentials above all, since a potential's level is its class.
+    parts = (_window_means(x, TIMEFREQ_POINTS), np.log1p(_window_means(power, TIMEFREQ_POINTS)))
     return np.concatenate(parts, axis=-1).reshape(len(x), -1).astype(np.float32)
 
 

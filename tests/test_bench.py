@@ -28,9 +28,10 @@ RESULTS = {
     "flop_speedup": 8.7,
     "accuracy": {
         "sample": {
-            "original": {"seconds_to_target": None, "test_accuracy": 0.887},
-            "default": {"seconds_to_target": 1.3, "test_accuracy": 0.95},
+            "original": {"seconds_to_target": None, "seconds_to_original_best": 12.0, "test_accuracy": 0.887},
+            "default": {"seconds_to_target": 1.3, "seconds_to_original_best": 1.5, "test_accuracy": 0.95},
             "time_to_accuracy_speedup": None,
+            "time_to_original_best_speedup": 8.0,
         }
     },
     "memory": {
@@ -48,6 +49,15 @@ def test_the_table_shows_speed_roofline_accuracy_memory_and_make_local():
 
     assert "default (timefreq, batch 1024, bfloat16)" in text and "107%" in text
     assert "20.0x samples/s, 8.7x FLOP/s" in text
-    assert "never test 0.887" in text and "1.3s test 0.950" in text
+    assert "never   12.0s  0.887" in text and "1.3s    1.5s  0.950" in text
+    assert "- / 8.0x" in text
     assert "0.33 x the data above it" in text
     assert "make local: 6.5 s" in text
+
+
+def test_seconds_to_a_level_counts_until_validation_accuracy_first_reaches_it():
+    curve = [(1.0, 0.5), (2.0, 0.8), (3.0, 0.9), (4.0, 0.85)]
+
+    assert bench.seconds_to(0.8, curve) == 2.0
+    assert bench.seconds_to(0.9, curve) == 3.0
+    assert bench.seconds_to(0.95, curve) is None

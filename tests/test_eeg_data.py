@@ -60,14 +60,14 @@ def test_the_bundled_sample_matches_the_generator(tmp_path):
     assert (repo / "test_dir/input/data/training/output_dict").stat().st_size <= 5_000_000
 
 
-def test_timefreq_features_hold_the_time_course_less_its_mean_then_the_log_spectrum():
+def test_timefreq_features_hold_the_time_course_and_its_level_then_the_log_spectrum():
     t = np.arange(512) / 256
     x = (5.0 + np.where(t >= 1, 3.0, 0.0))[None, :].astype(np.float32)  # a step half-way
 
     features = transform.features(x, "timefreq")
 
     course, spectrum = features[0, :32], features[0, 32:]
-    np.testing.assert_allclose(course, np.where(np.arange(32) < 16, -1.5, 1.5), atol=1e-5)
+    np.testing.assert_allclose(course, np.where(np.arange(32) < 16, 5.0, 8.0), atol=1e-5)
     assert spectrum.shape == (32,) and spectrum[0] > spectrum[-1] >= 0
 
 

@@ -26,7 +26,7 @@ import transform
 from conftest import new_opt_ml
 from memory_budget import Budget
 from sagemaker_env import Paths, UserError, input_data_config, parse_hyperparameters, resource_config
-from train import ACCEPTED, HYPERPARAMETERS
+from train import ACCEPTED, HYPERPARAMETERS, training_batch_size
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BUDGET_BYTES = 64 * 2**20
@@ -216,3 +216,14 @@ def test_features_are_finite_float32_rows_whatever_the_chunk_size(x, kind):
 
     assert whole.dtype == np.float32 and whole.shape[0] == len(x) and np.isfinite(whole).all()
     np.testing.assert_allclose(whole, row_by_row, rtol=1e-6, atol=1e-6)
+
+
+@given(requested=st.integers(0, 1_000_000), rows=st.integers(1, 10_000_000))
+def test_the_batch_size_is_the_one_asked_for_or_automatic_and_never_more_than_the_rows(requested, rows):
+    batch = training_batch_size(requested, rows)
+
+    assert 1 <= batch <= rows
+    if requested:
+        assert batch == min(requested, rows)
+    else:
+        assert batch == rows or 32 <= batch <= 1024

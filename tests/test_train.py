@@ -10,6 +10,7 @@ import subprocess
 
 import numpy as np
 
+import train
 from conftest import fails_cleanly, replace_training_file
 from sagemaker_env import METRIC_DEFINITIONS, metric_patterns
 
@@ -201,3 +202,21 @@ def test_a_channels_hyperparameter_that_contradicts_three_dimensional_recordings
     opt_ml.hyperparameters({"epochs": "1", "channels": "3"})
 
     fails_cleanly(opt_ml, "hold 4 channels but the channels hyperparameter says 3")
+
+
+def test_the_automatic_batch_size_gives_small_sets_eight_steps_and_large_sets_1024_rows():
+    assert train.training_batch_size(0, 400) == 50
+    assert train.training_batch_size(0, 100) == 32
+    assert train.training_batch_size(0, 20) == 20
+    assert train.training_batch_size(0, 1_000_000) == 1024
+    assert train.training_batch_size(64, 1_000_000) == 64
+
+
+def test_the_batch_size_trained_with_is_logged_and_recorded(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1", "batch_size": "0"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "batch_size=24 (auto)" in result.stdout  # 24 training rows, fewer than 32
+    assert opt_ml.metadata()["batch_size"] == 24
