@@ -1,5 +1,6 @@
-# The training image. SageMaker starts it as `docker run IMAGE train`; `docker run IMAGE`
-# trains too (CMD), as SDK v3's local mode and some runners pass no argument.
+# The training and serving image. SageMaker starts it as `docker run IMAGE train` for a
+# training job and `docker run IMAGE serve` for an endpoint or Batch Transform;
+# `docker run IMAGE` trains (CMD), as SDK v3's local mode and some runners pass no argument.
 #
 # BASE_IMAGE: a slim Debian Python of the same minor version as the tested virtualenv
 # (3.11). With the pinned requirements.txt, the image holds the environment the tests ran
@@ -13,7 +14,7 @@ ARG BASE_IMAGE
 ARG REQUIREMENTS=requirements.txt
 
 LABEL org.opencontainers.image.title="eeg-training" \
-      org.opencontainers.image.description="Keras EEG classifier trained as a SageMaker bring-your-own container" \
+      org.opencontainers.image.description="Keras EEG classifier trained and served as a SageMaker bring-your-own container" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 # Unbuffered output reaches CloudWatch as it is printed; no .pyc files in the image.
@@ -50,11 +51,12 @@ RUN python3 -m venv /opt/venv \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /tmp/requirements
 
-# The program last: code changes rebuild only this layer. train keeps its run bit even
-# from a checkout that lost it.
-COPY train train.py sagemaker_env.py eeg_data.py data_formats.py safe_pickle.py memory_budget.py transform.py \
-     checkpoint.py early_stopping.py job_outputs.py /opt/program/
-RUN chmod 755 /opt/program/train
+# The program last: code changes rebuild only this layer. train and serve keep their run
+# bits even from a checkout that lost them.
+COPY train train.py serve sagemaker_env.py eeg_data.py data_formats.py safe_pickle.py memory_budget.py \
+     transform.py checkpoint.py early_stopping.py job_outputs.py /opt/program/
+COPY serving/*.py /opt/program/serving/
+RUN chmod 755 /opt/program/train /opt/program/serve
 WORKDIR /opt/program
 
 CMD ["train"]

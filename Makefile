@@ -35,14 +35,26 @@ SPOT ?=
 WAIT ?=
 LOCAL ?=
 DRY_RUN ?=
+# make deploy / make undeploy: also IMAGE, ROLE, INSTANCE_TYPE, INSTANCE_COUNT, WAIT, DRY_RUN above
+# and ENDPOINT below (the endpoint's name, as for predict)
+TRAINING_JOB ?=
+MODEL_SERVER_WORKERS ?=
+MODEL_SERVER_TIMEOUT ?=
 # make bench: where the JSON goes (default bench.json)
 BENCH_OUT ?=
+# make serve-local / make predict: the port on 127.0.0.1 (default 8080); predict's DATA
+# (default the sample's test rows), ENDPOINT (a SageMaker endpoint) or MODEL (offline)
+PORT ?=
+ENDPOINT ?=
+MODEL ?=
 
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
 # value arrives exactly as given, whatever quotes, $, ` or ; it holds. $(value ...) takes a
 # value as typed: Make does not expand a $(shell ...) inside it either.
 SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
-  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT
+  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT \
+  TRAINING_JOB MODEL_SERVER_WORKERS MODEL_SERVER_TIMEOUT
+SETTINGS += PORT ENDPOINT MODEL
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
 
@@ -68,6 +80,17 @@ local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engi
 sample-data: $(VENV)/.installed ## Regenerate test_dir/input/data/training/output_dict (the original's name)
 	$(BIN)/python make_sample_data.py
 
+##@ Serve
+
+.PHONY: serve-local
+serve-local: $(VENV)/.installed ## Serve test_dir/model on 127.0.0.1:8080: in Docker when an engine answers, natively otherwise (PORT, RUNNER)
+	./serve_local.sh "$${IMAGE}"
+
+.PHONY: predict
+predict: $(VENV)/.installed ## Predict DATA (default the sample's test rows) on the local server, ENDPOINT=name or MODEL=path
+	$(BIN)/python predict.py $${DATA:+"$${DATA}"} --url "$${PORT:+http://127.0.0.1:$${PORT}}" \
+	  --endpoint "$${ENDPOINT}" --model "$${MODEL}"
+
 ##@ Ship to SageMaker
 
 .PHONY: build
@@ -90,6 +113,17 @@ submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:ia
 	  --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
 	  --spot="$${SPOT}" --wait="$${WAIT}" --local="$${LOCAL}" --dry-run="$${DRY_RUN}"
 
+.PHONY: deploy
+deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1)
+	$(BIN)/python deploy.py --image "$${IMAGE}" --training-job "$${TRAINING_JOB}" --role "$${ROLE}" \
+	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --endpoint "$${ENDPOINT}" \
+	  --model-server-workers "$${MODEL_SERVER_WORKERS}" --model-server-timeout "$${MODEL_SERVER_TIMEOUT}" \
+	  --wait="$${WAIT}" --dry-run="$${DRY_RUN}"
+
+.PHONY: undeploy
+undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1)
+	$(BIN)/python deploy.py --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
+
 ##@ Development
 
 .PHONY: test
@@ -107,7 +141,7 @@ bench: $(VENV)/.installed ## Measure training speed, accuracy on real EEG, memor
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
-	$(BIN)/shellcheck train *.sh .ci/run tests/*.bash tests/*.bats tests/container/* tests/stubs/*
+	$(BIN)/shellcheck train serve *.sh .ci/run tests/*.bash tests/*.bats tests/container/* tests/stubs/*
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile

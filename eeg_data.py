@@ -63,6 +63,20 @@ def read_channel(
             f"channel '{channel}' is empty ({folder}): the S3 prefix holds no files or the "
             "role cannot read the bucket"
         )
+    return read_files(files, channel, content_type, budget)
+
+
+def read_path(path: Path, budget: Budget | None = None) -> ChannelData:
+    """The rows of one data file, or of every data file in a folder: predict.py's input."""
+    if path.is_dir():
+        return read_channel(path, path.name, budget=budget)
+    if not path.is_file():
+        raise UserError(f"{path} does not exist: give a data file or a folder of them")
+    return read_files([path], path.name, "", budget or Budget.for_this_machine())
+
+
+def read_files(files: list[Path], channel: str, content_type: str, budget: Budget) -> ChannelData:
+    """The rows of these files, concatenated in order; channel names them in messages."""
     # .npy files hold one array each: those of one folder are read together, as one file.
     sources: dict[Path, tuple[str, list[Path]]] = {}
     for path in files:

@@ -264,10 +264,10 @@ def check_locations(job: Job) -> None:
         raise UserError(f"--output-path {job.output_path!r} is not an s3:// URI")
 
 
-def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> dict[str, Any]:
-    """All use of the SageMaker Python SDK v2 is here: a move to v3's ModelTrainer replaces this.
+def sdk_session(region: str, local: bool = False) -> Any:
+    """A SageMaker Python SDK v2 session that prints nothing of its own and reports no telemetry.
 
-    Returns the CreateTrainingJob request on a dry run, else the job's description.
+    Call it before importing anything else from sagemaker: v2 warns at import unless told not to.
     """
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")  # v2's nudge to v3, printed at import
     # The SDK logs "sagemaker.config INFO" lines to stdout and sets the root logger to INFO
@@ -275,8 +275,6 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     for logger in ("sagemaker", "sagemaker.config", "botocore"):
         logging.getLogger(logger).setLevel(logging.WARNING)
     from sagemaker.config import load_sagemaker_config
-    from sagemaker.estimator import Estimator
-    from sagemaker.exceptions import UnexpectedStatusException
     from sagemaker.local import LocalSession
     from sagemaker.session import Session
 
@@ -286,9 +284,21 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
     modules["TelemetryOptOut"] = True
     config.setdefault("SchemaVersion", "1.0")
-    boto_session = boto3.Session(region_name=job.region)
-    session_type = LocalSession if job.local else Session
-    session = session_type(boto_session=boto_session, sagemaker_config=config or None)
+    boto_session = boto3.Session(region_name=region)
+    session_type = LocalSession if local else Session
+    return session_type(boto_session=boto_session, sagemaker_config=config or None)
+
+
+def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> dict[str, Any]:
+    """All use of the SageMaker Python SDK v2 for training is here (the session comes from
+    sdk_session): a move to v3's ModelTrainer replaces the two.
+
+    Returns the CreateTrainingJob request on a dry run, else the job's description.
+    """
+    session = sdk_session(job.region, job.local)
+    from sagemaker.estimator import Estimator
+    from sagemaker.exceptions import UnexpectedStatusException
+
     requests: list[dict[str, Any]] = []
     if dry_run:
         session.sagemaker_client = DryRunClient(requests)

@@ -15,7 +15,15 @@ def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
-SCRIPTS = ["train", "train_local.sh", "build_and_push.sh", ".ci/run", "tests/stubs/docker"]
+SCRIPTS = [
+    "train",
+    "serve",
+    "train_local.sh",
+    "serve_local.sh",
+    "build_and_push.sh",
+    ".ci/run",
+    "tests/stubs/docker",
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -23,7 +31,9 @@ def test_scripts_are_committed_with_their_run_bit(script):
     assert git("ls-files", "--stage", script).startswith("100755 ")
 
 
-@pytest.mark.parametrize("script", ["train", "train_local.sh", "Dockerfile", ".ci/run"])
+@pytest.mark.parametrize(
+    "script", ["train", "serve", "train_local.sh", "serve_local.sh", "Dockerfile", ".ci/run"]
+)
 def test_scripts_are_checked_out_with_lf_line_endings(script):
     assert "eol: lf" in git("check-attr", "eol", script)
 
@@ -34,8 +44,9 @@ def test_no_model_or_output_is_committed_under_test_dir():
     assert committed == ["test_dir/model/.gitkeep", "test_dir/output/.gitkeep"]
 
 
-def test_train_hands_over_to_python_with_exec_so_sigterm_reaches_it():
-    last_command = [line for line in (REPO / "train").read_text().splitlines() if line.strip()][-1]
+@pytest.mark.parametrize("program", ["train", "serve"])
+def test_the_container_programs_hand_over_to_python_with_exec_so_sigterm_reaches_it(program):
+    last_command = [line for line in (REPO / program).read_text().splitlines() if line.strip()][-1]
 
     assert re.match(r"exec python3? ", last_command)
 
@@ -57,5 +68,7 @@ def test_the_docker_build_context_leaves_out_data_environments_and_history():
 
     first_exception = min(i for i, line in enumerate(ignored) if line.startswith("!"))
     assert "*" in ignored[:first_exception]  # everything out, then the program back in
-    assert {"!train", "!train.py", "!sagemaker_env.py", "!eeg_data.py"} <= set(ignored)
+    assert {"!train", "!train.py", "!serve", "!serving/*.py", "!sagemaker_env.py", "!eeg_data.py"} <= set(
+        ignored
+    )
     assert not any(line.startswith(("!test_dir", "!.venv", "!tests", "!.git")) for line in ignored)

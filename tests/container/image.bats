@@ -47,6 +47,12 @@ setup_file() {
   timed "make push (build and push)" make_push
 }
 
+# What the serving test starts, removed whatever the test's outcome.
+teardown() {
+  docker rm --force eeg-serve >/dev/null 2>&1 || true
+  docker network rm eeg-serving >/dev/null 2>&1 || true
+}
+
 teardown_file() {
   stop_moto
   stop_registry
@@ -145,8 +151,10 @@ manifest() {
   assert_output 143
   run -0 cat "${tree}/output/failure"
   assert_output --partial "stopped by SIGTERM"
-  assert [ -s "${tree}/checkpoints/algo-1.epoch-000001.keras" ]
-  assert [ -s "${tree}/checkpoints/algo-1.epoch-000001.json" ]
+  # The newest two epochs and the best are kept: which ones depends on how far it got.
+  local checkpoints=("${tree}"/checkpoints/algo-1.epoch-*.keras)
+  assert [ -s "${checkpoints[0]}" ]
+  assert [ -s "${checkpoints[0]%.keras}.json" ]
   docker rm eeg-sigterm
 }
 
@@ -154,4 +162,26 @@ manifest() {
   DOCKER_BUILD_NETWORK=host run -0 make --no-print-directory -C "${REPO_DIR}" local BASE_IMAGE="${BASE_IMAGE}"
   assert_line --partial "train_local: runner=docker"
   assert [ -s "${REPO_DIR}/test_dir/model/model.keras" ]
+}
+
+@test "docker run -p 127.0.0.1:8080:8080 IMAGE serve answers /ping and /invocations with the model mounted" {
+  local tree
+  tree="$(opt_ml 2)"
+  docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train >/dev/null
+  "${REPO_DIR}/.venv/bin/python" -c '
+import pickle, sys
+x = pickle.load(open(sys.argv[1], "rb"))["x_test"][:5]
+print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -1)))' \
+    "${tree}/input/data/training/output_dict" >"${BATS_TEST_TMPDIR}/rows.csv"
+  # The engine has no default bridge (services.bash): ports are published from a network of our own.
+  docker network create eeg-serving >/dev/null
+  docker run -d --name eeg-serve --network eeg-serving --publish 127.0.0.1:8080:8080 \
+    -v "${tree}/model:/opt/ml/model:ro" "${IMAGE_URI}" serve >/dev/null
+  wait_for 120 curl --silent --fail http://127.0.0.1:8080/ping || fail "$(docker logs eeg-serve 2>&1 | tail -20)"
+  run -0 curl --silent --fail -H "Content-Type: text/csv" -H "Accept: text/csv" \
+    --data-binary "@${BATS_TEST_TMPDIR}/rows.csv" http://127.0.0.1:8080/invocations
+  assert_equal "${#lines[@]}" 5
+  run -0 docker stop -t 30 eeg-serve
+  run -0 docker inspect --format '{{.State.ExitCode}}' eeg-serve
+  assert_output 0
 }

@@ -1,0 +1,6 @@
+"""Serving the trained model: SageMaker's hosting contract (`docker run IMAGE serve`).
+
+classifier.py loads model.keras and metadata.json and turns recordings into class
+probabilities; payload.py reads request bodies and writes answers; app.py is the WSGI
+application on /ping and /invocations; gunicorn_conf.py sets up the production server.
+"""

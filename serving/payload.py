@@ -1,0 +1,104 @@
+"""Request bodies in, answers out: the /invocations formats, and a 4xx for anything else.
+
+    application/json  {"instances": [[v1, v2, ...], ...]}  one recording per instance
+    text/csv          v1,v2,...                             one recording per line, no label
+Answers are JSON, {"predictions": [{"class": NAME, "probabilities": {NAME: p, ...}}, ...]},
+or with Accept: text/csv one class name per line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's limit, and Batch Transform's default
+JSON, CSV = "application/json", "text/csv"
+
+
+class BadRequest(Exception):
+    """What is wrong with a request, answered with this HTTP status and the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def media_type(header: str) -> str:
+    """'text/csv; charset=utf-8' -> 'text/csv'."""
+    return header.split(";", 1)[0].strip().lower()
+
+
+def recordings(body: bytes, content_type: str, size: int, described: str) -> npt.NDArray[np.float32]:
+    """The body's recordings as rows of size float32 values; BadRequest says what is wrong."""
+    kind = media_type(content_type)
+    if kind not in (JSON, CSV):
+        raise BadRequest(415, f"unsupported Content-Type '{content_type}': send {JSON} or {CSV}")
+    if not body.strip():
+        raise BadRequest(400, f"empty body: send one or more recordings of {described} as {kind}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest(400, f"the body is not UTF-8 text (byte {error.start})") from None
+    rows = _from_json(text, size, described) if kind == JSON else _from_csv(text, size, described)
+    finite = np.isfinite(rows).all(axis=1)
+    if not finite.all():
+        raise BadRequest(400, f"recording {int(np.argmin(finite)) + 1} holds NaN or infinite values")
+    return rows
+
+
+def _from_json(text: str, size: int, described: str) -> npt.NDArray[np.float32]:
+    expected = f'{{"instances": [[...], ...]}}, each recording {described}'
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise BadRequest(400, f"malformed JSON ({error}): send {expected}") from None
+    instances = document.get("instances") if isinstance(document, dict) else None
+    if not isinstance(instances, list) or not instances:
+        raise BadRequest(400, f"no 'instances' list in the JSON: send {expected}")
+    rows = np.empty((len(instances), size), dtype=np.float32)
+    for number, instance in enumerate(instances, start=1):
+        rows[number - 1] = _row(instance, f"instance {number}", "is not a list of numbers", size, described)
+    return rows
+
+
+def _from_csv(text: str, size: int, described: str) -> npt.NDArray[np.float32]:
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    rows = np.empty((len(lines), size), dtype=np.float32)
+    for index, (number, line) in enumerate(lines):
+        rows[index] = _row(
+            line.split(","), f"line {number}", "holds something other than numbers", size, described
+        )
+    return rows
+
+
+def _row(values: Any, what: str, not_numbers: str, size: int, described: str) -> npt.NDArray[np.float32]:
+    try:
+        # float64 first: a value beyond float32's range becomes inf (refused), not an error
+        row = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (ValueError, TypeError, OverflowError):
+        raise BadRequest(400, f"{what} {not_numbers}") from None
+    if row.size != size:
+        raise BadRequest(400, f"{what} has {row.size} values; a recording has {described}")
+    with np.errstate(over="ignore"):
+        return row.astype(np.float32)
+
+
+def answer(probabilities: npt.NDArray[np.float32], class_names: list[str], accept: str) -> tuple[bytes, str]:
+    """The body and its Content-Type for the Accept header (JSON unless text/csv is asked for)."""
+    wanted = {media_type(kind) for kind in (accept or "").split(",")} - {""}
+    best = np.argmax(probabilities, axis=1)
+    if CSV in wanted and JSON not in wanted:
+        return "".join(f"{class_names[index]}\n" for index in best).encode(), CSV
+    if wanted and not wanted & {JSON, "*/*", "application/*"}:
+        raise BadRequest(406, f"cannot answer in '{accept}': accept {JSON} or {CSV}")
+    predictions = [
+        {
+            "class": class_names[index],
+            "probabilities": {name: round(float(p), 6) for name, p in zip(class_names, row, strict=True)},
+        }
+        for index, row in zip(best, probabilities, strict=True)
+    ]
+    return json.dumps({"predictions": predictions}).encode(), JSON

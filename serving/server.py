@@ -1,0 +1,85 @@
+"""The production HTTP server: gunicorn, set up from the environment SageMaker passes.
+
+SAGEMAKER_MODEL_SERVER_WORKERS   worker processes, each with its own copy of the model
+                                 (default: one per CPU)
+SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds a request may take before its worker is
+                                 restarted (default 60, SageMaker's own limit)
+SAGEMAKER_BIND_TO_PORT           the port (default 8080, where SageMaker sends requests)
+SERVE_HOST                       the address to listen on (default 0.0.0.0; 127.0.0.1
+                                 keeps a local server private to this machine)
+SERVE_THREADS                    threads per worker (default 4)
+SERVE_ACCESS_LOG=1               log every request
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from sagemaker_env import UserError
+
+# SageMaker sends SIGKILL 30 s after SIGTERM: requests in flight get most of that to finish.
+GRACEFUL_SECONDS = 20
+
+
+def options(environ: Mapping[str, str], cpus: int) -> dict[str, Any]:
+    """gunicorn's settings from the environment; a bad value is a UserError naming it."""
+
+    def whole(name: str, default: int, low: int = 1, high: int = 65535) -> int:
+        text = environ.get(name, "").strip() or str(default)
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise UserError(f"{name}={text!r} is not a whole number from {low} to {high}")
+        return int(text)
+
+    workers = whole("SAGEMAKER_MODEL_SERVER_WORKERS", cpus, high=1024)
+    return {
+        "bind": f"{environ.get('SERVE_HOST') or '0.0.0.0'}:{whole('SAGEMAKER_BIND_TO_PORT', 8080)}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": whole("SERVE_THREADS", 4, high=1024),
+        "timeout": whole("SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, high=3600),
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "accesslog": "-" if environ.get("SERVE_ACCESS_LOG") == "1" else None,
+        "errorlog": "-",
+        "loglevel": "info",
+        "control_socket_disable": True,  # gunicornc's socket: nothing here uses it
+        # TensorFlow's thread pools are per process: share the CPUs out among the workers.
+        "raw_env": [f"TF_NUM_INTRAOP_THREADS={max(1, cpus // workers)}", "TF_NUM_INTEROP_THREADS=1"],
+    }
+
+
+class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Any:
+        # In each worker, after the fork: TensorFlow must not be loaded before it.
+        from serving.app import create_app
+
+        return create_app()
+
+
+def main() -> int:
+    try:
+        settings = options(os.environ, os.cpu_count() or 1)
+    except UserError as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 2
+    for variable in settings.pop("raw_env"):
+        name, _, value = variable.partition("=")
+        os.environ.setdefault(name, value)  # before the workers fork, so each inherits them
+    Server(settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
