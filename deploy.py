@@ -32,6 +32,7 @@ import botocore.exceptions
 
 from aws_context import aws_region, run_command
 from sagemaker_env import UserError
+from serving.server import options as server_options
 from submit import job_prefix, positive, role_arn, sdk_session, switch
 
 # defaults
@@ -189,6 +190,7 @@ def plan(args: argparse.Namespace, sagemaker: Any, region: str) -> Deployment:
         )
         if value is not None
     }
+    server_options(environment, cpus=1)  # what serve would refuse at start, refused here instead
     return Deployment(
         region=region,
         job=job_name,

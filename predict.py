@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("data", nargs="?", default="", help="a data file or folder (default: the sample)")
     parser.add_argument("--url", default="", help=f"a server's address (default: {LOCAL_URL})")
+    parser.add_argument("--port", default="", help="the local server's port, for --url's default")
     parser.add_argument("--endpoint", default="", help="a SageMaker endpoint's name")
     parser.add_argument("--model", default="", help="predict here: a model folder or model.tar.gz")
     args = parser.parse_args(argv)
@@ -142,11 +143,15 @@ def predict(argv: list[str] | None = None) -> int:
         results = offline(args.model)(rows.x)
         where = args.model
     else:
-        send = to_endpoint(args.endpoint) if args.endpoint else over_http(args.url or LOCAL_URL)
+        url = args.url or (f"http://127.0.0.1:{args.port}" if args.port else LOCAL_URL)
+        send = to_endpoint(args.endpoint) if args.endpoint else over_http(url)
         results = []
-        for _, body in request_bodies(rows.x):
-            results += predictions_from(send(body))
-        where = f"endpoint {args.endpoint}" if args.endpoint else args.url or LOCAL_URL
+        for count, body in request_bodies(rows.x):
+            answered = predictions_from(send(body))
+            if len(answered) != count:
+                raise UserError(f"sent {count} recordings, got {len(answered)} predictions back")
+            results += answered
+        where = f"endpoint {args.endpoint}" if args.endpoint else url
     labels = [str(label) for label in eeg_data.class_ids(rows.y, "the data's")] if rows.y.size else []
     for number, (name, probabilities) in enumerate(results, start=1):
         label = f" label={labels[number - 1]}" if labels else ""

@@ -2,5 +2,6 @@
 
 classifier.py loads model.keras and metadata.json and turns recordings into class
 probabilities; payload.py reads request bodies and writes answers; app.py is the WSGI
-application on /ping and /invocations; gunicorn_conf.py sets up the production server.
+application on /ping and /invocations; server.py runs it in gunicorn, set up from the
+environment SageMaker passes.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,15 +19,25 @@ from sagemaker_env import Paths, UserError
 from serving import payload
 from serving.classifier import Classifier
 
+# An invocation that reaches a worker still loading waits this long for it: with several
+# workers, /ping may have been answered by another that is ready.
+LOAD_WAIT_SECONDS = 50
 log = logging.getLogger("gunicorn.error")  # the server's log: stderr, and CloudWatch on SageMaker
 StartResponse = Callable[..., Any]
 
 
 class App:
-    def __init__(self, model_dir: Path, load: Callable[[Path], Classifier] = Classifier.load) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        load: Callable[[Path], Classifier] = Classifier.load,
+        max_payload_bytes: int = payload.MAX_PAYLOAD_BYTES,
+    ) -> None:
         self.model_dir = model_dir
+        self.max_payload_bytes = max_payload_bytes
         self.classifier: Classifier | None = None
         self.problem = ""  # why the model could not be loaded
+        self.loaded = threading.Event()  # set when loading has ended, well or not
         self.loader = threading.Thread(target=self._load, args=(load,), name="load-model", daemon=True)
         self.loader.start()
 
@@ -40,8 +51,10 @@ class App:
         else:
             self.classifier = classifier
             log.info("model loaded from %s: classes %s", self.model_dir, ", ".join(classifier.class_names))
-            return
-        log.error("serve: %s", self.problem)
+        finally:
+            self.loaded.set()
+        if self.problem:
+            log.error("serve: %s", self.problem)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         route = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -55,6 +68,9 @@ class App:
         except payload.BadRequest as problem:
             log.warning("%s %s: %d %s", route[1], route[0], problem.status, problem)
             status, body, kind = problem.status, error_body(str(problem)), payload.JSON
+        except Exception as error:  # a bug: logged whole, answered in JSON like everything else
+            log.exception("%s %s failed", route[1], route[0])
+            status, body, kind = 500, error_body(f"internal error: {type(error).__name__}"), payload.JSON
         start_response(
             f"{status} {STATUS_TEXT.get(status, 'Error')}",
             [("Content-Type", kind), ("Content-Length", str(len(body)))],
@@ -73,10 +89,11 @@ class App:
     def invocations(self, environ: dict[str, Any]) -> tuple[int, bytes, str]:
         if environ.get("REQUEST_METHOD") != "POST":
             raise payload.BadRequest(405, "use POST /invocations")
+        self.loaded.wait(LOAD_WAIT_SECONDS)
         classifier = self.classifier
         if classifier is None:
             return self.ping("GET")
-        body = read_body(environ)
+        body = read_body(environ, self.max_payload_bytes)
         rows = payload.recordings(
             body, environ.get("CONTENT_TYPE", ""), classifier.recording_size, classifier.describe_recording()
         )
@@ -88,18 +105,19 @@ class App:
         return 200, answer, kind
 
 
-def read_body(environ: dict[str, Any]) -> bytes:
-    """The request body, refused past MAX_PAYLOAD_BYTES without reading the rest."""
-    limit = payload.MAX_PAYLOAD_BYTES
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The request body, refused past limit bytes without reading the rest."""
     declared = environ.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > limit:
         raise payload.BadRequest(
-            413, f"the body is {declared} bytes, over {limit} (6 MB): send fewer recordings"
+            413, f"the body is {declared} bytes, over {limit} ({limit // 2**20} MB): send fewer recordings"
         )
     stream = environ["wsgi.input"]
     body = stream.read(int(declared)) if declared.isdigit() else stream.read(limit + 1)
     if len(body) > limit:
-        raise payload.BadRequest(413, f"the body is over {limit} bytes (6 MB): send fewer recordings")
+        raise payload.BadRequest(
+            413, f"the body is over {limit} bytes ({limit // 2**20} MB): send fewer recordings"
+        )
     return body
 
 
@@ -122,4 +140,4 @@ STATUS_TEXT = {
 
 def create_app() -> App:
     """gunicorn's entry point, called in each worker: serves <SAGEMAKER_BASE_DIR>/model."""
-    return App(Paths.from_env().base / "model")
+    return App(Paths.from_env().model, max_payload_bytes=payload.max_payload_bytes(os.environ))

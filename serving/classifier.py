@@ -100,6 +100,8 @@ class Classifier:
             raise UserError(
                 "the recordings' features overflow float32: send values in the training data's range"
             )
+        if not len(x):
+            return np.zeros((0, len(self.class_names)), dtype=np.float32)
         parts = [
             np.asarray(self.predict(x[start : start + PREDICT_ROWS]))
             for start in range(0, len(x), PREDICT_ROWS)

@@ -2,13 +2,16 @@
 
 SAGEMAKER_MODEL_SERVER_WORKERS   worker processes, each with its own copy of the model
                                  (default: one per CPU)
-SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds a request may take before its worker is
-                                 restarted (default 60, SageMaker's own limit)
+SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds a worker may go without answering gunicorn's
+                                 master (a request stuck that long in every thread)
+                                 before it is restarted (default 60; SageMaker itself
+                                 gives each request 60 s)
 SAGEMAKER_BIND_TO_PORT           the port (default 8080, where SageMaker sends requests)
 SERVE_HOST                       the address to listen on (default 0.0.0.0; 127.0.0.1
                                  keeps a local server private to this machine)
 SERVE_THREADS                    threads per worker (default 4)
 SERVE_ACCESS_LOG=1               log every request
+SAGEMAKER_MAX_PAYLOAD_IN_MB      set by Batch Transform: the largest body (default 6)
 """
 
 from __future__ import annotations

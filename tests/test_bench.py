@@ -41,6 +41,15 @@ RESULTS = {
         "over_baseline_per_dataset_byte": 0.33,
     },
     "make_local": {"seconds": 6.5, "tensorflow_import_seconds": 4.4, "test_line": "test_accuracy=0.95"},
+    "serving": {
+        "requests": 10_000,
+        "concurrency": 16,
+        "workers": 2,
+        "requests_per_s": 812.5,
+        "p50_ms": 18.2,
+        "p99_ms": 45.1,
+        "errors": 0,
+    },
 }
 
 
@@ -53,6 +62,8 @@ def test_the_table_shows_speed_roofline_accuracy_memory_and_make_local():
     assert "- / 8.0x" in text
     assert "0.33 x the data above it" in text
     assert "make local: 6.5 s" in text
+    assert "10,000 requests of one recording, 16 at a time, 2 workers: 812.5 requests/s" in text
+    assert "p50 18.2 ms, p99 45.1 ms, 0 errors" in text
 
 
 def test_seconds_to_a_level_counts_until_validation_accuracy_first_reaches_it():

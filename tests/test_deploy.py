@@ -284,6 +284,17 @@ def test_deploy_refuses_a_name_already_in_use_rather_than_reuse_its_model(aws: A
     assert (hosting.configs, hosting.endpoints) == ({}, {})
 
 
+def test_deploy_refuses_server_settings_the_container_would_refuse_at_start(aws: Aws) -> None:
+    three_jobs(aws)
+
+    hosting = refused(aws, "--role", ROLE, "--model-server-timeout", "99999")
+
+    assert (
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT='99999' is not a whole number from 1 to 3600" in hosting.result.stderr
+    )
+    assert (hosting.configs, hosting.endpoints) == ({}, {})
+
+
 def test_deploy_refuses_an_invalid_endpoint_name(aws: Aws) -> None:
     hosting = refused(aws, "--role", ROLE, "--endpoint", "eeg_live")
 

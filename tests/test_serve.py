@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -174,6 +175,14 @@ BAD_REQUESTS = {
     ),
     "text": ("application/json", b'{"instances": [["a", "b"]]}', 400, "instance 1 is not a list of numbers"),
     "an empty body": ("text/csv", b"", 400, "empty body"),
+    "a body of blank lines": ("text/csv", b"\x1c\n \n", 400, "empty body"),
+    "JSON of the wrong width": (
+        "application/json",
+        b'{"instances": [[1, 2]]}',
+        400,
+        "instance 1 has 2 values",
+    ),
+    "JSON nested too deeply": ("application/json", b"[" * 100_000, 400, "nested too deeply"),
     "not UTF-8": ("text/csv", b"\xff\xfe1,2", 400, "not UTF-8"),
     "an unsupported type": ("application/x-npy", b"\x93NUMPY", 415, "unsupported Content-Type"),
 }
@@ -196,6 +205,79 @@ def test_a_body_over_6_mb_is_refused_with_413(server):
     answer = server.post(body)
 
     assert answer.status_code == 413 and "6 MB" in answer.json()["error"]
+
+
+def test_a_chunked_body_over_6_mb_is_refused_with_413_and_the_server_keeps_serving(server):
+    line = (ROW + "\n").encode()
+    chunks = (line for _ in range(payload.MAX_PAYLOAD_BYTES // len(line) + 1))  # no Content-Length
+
+    answer = requests.post(
+        f"{server.url}/invocations", data=chunks, headers={"Content-Type": "text/csv"}, timeout=60
+    )
+
+    assert answer.status_code == 413
+    assert requests.get(f"{server.url}/ping", timeout=5).status_code == 200
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(server, sample_data):
+    rows = sample_data["x_test"].reshape(len(sample_data["x_test"]), -1)
+    alone = [server.post(csv_rows(row[None]), Accept="text/csv").text for row in rows]
+    answers: dict[int, str] = {}
+
+    def ask(index: int) -> None:
+        answers[index] = server.post(csv_rows(rows[index][None]), Accept="text/csv").text
+
+    clients = [threading.Thread(target=ask, args=(index % len(rows),)) for index in range(32)]
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join(timeout=120)
+
+    assert answers == {index: alone[index] for index in answers} and len(answers) == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("GET", "/invocations", 405), ("POST", "/ping", 405), ("GET", "/", 404)]
+)
+def test_other_paths_and_methods_get_a_json_404_or_405(server, method, path, status):
+    answer = requests.request(method, f"{server.url}{path}", timeout=5)
+
+    assert answer.status_code == status and "error" in answer.json()
+
+
+def test_batch_transforms_max_payload_raises_the_body_limit():
+    assert payload.max_payload_bytes({}) == 6 * 2**20
+    assert payload.max_payload_bytes({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "20"}) == 20 * 2**20
+    assert payload.max_payload_bytes({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "0"}) == 100 * 2**20  # chunked
+
+
+def test_an_error_inside_the_server_is_a_json_500_and_is_logged(caplog):
+    class Broken:
+        recording_size, class_names = 2, ["a", "b"]
+
+        def describe_recording(self) -> str:
+            return "2 values"
+
+        def probabilities(self, rows: np.ndarray) -> np.ndarray:
+            raise RuntimeError("a bug")
+
+    app = App(Path("unused"), load=lambda _: Broken())
+    app.loaded.wait(10)
+    statuses: list[str] = []
+    environ = {
+        "PATH_INFO": "/invocations",
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": "text/csv",
+        "CONTENT_LENGTH": "4",
+        "wsgi.input": io.BytesIO(b"1,2\n"),
+    }
+
+    body = b"".join(app(environ, lambda status, headers: statuses.append(status)))
+
+    assert statuses == ["500 Internal Server Error"] and json.loads(body) == {
+        "error": "internal error: RuntimeError"
+    }
+    assert "POST /invocations failed" in caplog.text
 
 
 def test_an_answer_type_other_than_json_or_csv_is_refused_with_406(server):
@@ -287,7 +369,8 @@ def test_any_body_is_read_as_recordings_or_refused_with_a_4xx(body, content_type
     except payload.BadRequest as problem:
         assert 400 <= problem.status < 500 and str(problem)
     else:
-        assert rows.dtype == np.float32 and rows.shape[1] == 3 and np.isfinite(rows).all()
+        assert rows.dtype == np.float32 and rows.shape[0] >= 1 and rows.shape[1] == 3
+        assert np.isfinite(rows).all()
 
 
 @settings(max_examples=200, deadline=None)
@@ -298,4 +381,4 @@ def test_any_csv_of_number_like_text_is_read_or_refused_with_a_4xx(text):
     except payload.BadRequest as problem:
         assert problem.status == 400
     else:
-        assert rows.shape[1] == 2 and np.isfinite(rows).all()
+        assert rows.shape[0] >= 1 and rows.shape[1] == 2 and np.isfinite(rows).all()
