@@ -13,11 +13,14 @@ y_test2 are read too. Rows are recordings (one sample per column); labels are on
 or integer class ids. Pickles are read by safe_pickle, which never runs code.
 
 Each reader checks what the file claims to hold (its array shapes, a pickle's expanded
-size, a CSV's fields) against the memory budget before reading it.
+size, a CSV's fields) against the memory budget before reading it. Recordings in .npy files
+and in uncompressed .npz archives are memory-mapped instead: they are read from disk a
+chunk at a time as their features are computed, so they may be larger than memory.
 """
 
 from __future__ import annotations
 
+import struct
 import warnings
 import zipfile
 from pathlib import Path
@@ -39,6 +42,10 @@ ARRAY_NAMES = {
     "x_test": ("x_test",),
     "y_test": ("y_test", "y_test2"),
 }
+
+
+MAPPED = ("x_train", "x_test")  # the recordings: memory-mapped where the format allows
+ZIP_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name's and extra field's lengths
 
 
 def kind(path: Path, content_type: str) -> str:
@@ -114,11 +121,16 @@ def read_npz(paths: list[Path], budget: Budget) -> dict[str, Any]:
                     f"{path.name} is a zip archive but not an .npz: it holds {others[0]!r}, "
                     "where np.savez writes only .npy arrays"
                 )
-            for name in members:
-                with archive.open(name) as member:
-                    budget.claim(f"{path.name} '{name[:-4]}'", _declared_nbytes(member, path.name))
+            mapped = {}
+            for info in archive.infolist():
+                name = info.filename[:-4]
+                if name in MAPPED and info.compress_type == zipfile.ZIP_STORED:
+                    mapped[name] = _mapped_member(path, info)
+                    continue
+                with archive.open(info) as member:
+                    budget.claim(f"{path.name} '{name}'", _declared_nbytes(member, path.name))
         with np.load(path, allow_pickle=False) as arrays:
-            return {name: arrays[name] for name in arrays.files}
+            return {name: mapped[name] if name in mapped else arrays[name] for name in arrays.files}
     except UserError:
         raise
     except Exception as error:  # zip and numpy report a damaged file in many ways
@@ -139,8 +151,12 @@ def read_npy_files(paths: list[Path], budget: Budget) -> dict[str, Any]:
             )
         try:
             with path.open("rb") as file:
-                budget.claim(filename, _declared_nbytes(file, filename))
-            arrays[name] = np.load(path, allow_pickle=False)
+                nbytes = _declared_nbytes(file, filename)
+            if name in MAPPED and nbytes:
+                arrays[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+            else:
+                budget.claim(filename, nbytes)
+                arrays[name] = np.load(path, allow_pickle=False)
         except UserError:
             raise
         except Exception as error:  # numpy reports a damaged file in many ways
@@ -149,12 +165,38 @@ def read_npy_files(paths: list[Path], budget: Budget) -> dict[str, Any]:
     return arrays
 
 
+def _mapped_member(path: Path, info: zipfile.ZipInfo) -> Array:
+    """A stored (uncompressed) .npy member of a zip, memory-mapped where it lies in the file."""
+    what = f"{path.name} '{info.filename[:-4]}'"
+    with path.open("rb") as file:
+        file.seek(info.header_offset)
+        signature, name_length, extra_length = ZIP_LOCAL_HEADER.unpack(file.read(ZIP_LOCAL_HEADER.size))
+        if signature != b"PK\x03\x04":
+            raise UserError(f"{path.name} is damaged: no zip entry where {what} should start")
+        start = file.seek(name_length + extra_length, 1)
+        shape, fortran_order, dtype = _header(file, what)
+        offset = file.tell()
+    nbytes = _nbytes(shape, dtype)
+    if nbytes > info.file_size - (offset - start):
+        raise UserError(f"{what} is damaged: its header claims more data than the archive holds")
+    if not nbytes:
+        return np.zeros(shape, dtype=dtype)  # nothing to map
+    order = "F" if fortran_order else "C"
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+
+
 def _declared_nbytes(file: Any, filename: str) -> int:
     """What an .npy header says its array takes, read before the array itself."""
+    shape, _, dtype = _header(file, filename)
+    return _nbytes(shape, dtype)
+
+
+def _header(file: Any, filename: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """An .npy header's (shape, Fortran order, dtype), checked: plain numbers only."""
     try:
         version = np.lib.format.read_magic(file)
         readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        shape, _, dtype = readers[version](file) if version in readers else ((), False, None)
+        shape, fortran_order, dtype = readers[version](file) if version in readers else ((), False, None)
     except Exception as error:  # numpy parses the header as Python literals: anything can fail
         reason = one_line(f"{type(error).__name__}: {error}")
         raise UserError(f"{filename} has a malformed .npy header ({reason})") from None
@@ -162,6 +204,10 @@ def _declared_nbytes(file: Any, filename: str) -> int:
         raise UserError(f"{filename} holds an array of a structured type (.npy {version}): save numbers only")
     if dtype.hasobject:
         raise UserError(f"{filename} holds Python objects (dtype {dtype}): save numbers only")
+    return shape, fortran_order, dtype
+
+
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
     return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 

@@ -196,7 +196,7 @@ def _check_range(source: str, name: str, x: Array) -> None:
 
 def _numeric(source: str, name: str, value: Any) -> Array:
     try:
-        array = np.asarray(value)
+        array = np.asanyarray(value)  # a memory-mapped array stays one
     except (ValueError, TypeError):
         array = np.asarray(value, dtype=object)
     if array.dtype.kind not in "biuf":

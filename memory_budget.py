@@ -57,7 +57,7 @@ class Budget:
 def memory_limit() -> tuple[int, str]:
     """The smallest of physical memory, the cgroup's limit (a container's) and RLIMIT_AS."""
     limits = [(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "of physical memory")]
-    for cgroup_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+    for cgroup_file in _cgroup_limit_files():
         try:
             text = Path(cgroup_file).read_text().strip()
         except OSError:
@@ -68,6 +68,24 @@ def memory_limit() -> tuple[int, str]:
     if soft != resource.RLIM_INFINITY:
         limits.append((soft, "address-space limit (ulimit -v)"))
     return min(limits)
+
+
+def _cgroup_limit_files() -> list[Path]:
+    """The memory limit files of this process's own cgroup (v2 and v1), and of the root: a
+    container sees its own group as the root, a process on a host its group's path."""
+    files = [Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")]
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return files
+    for line in lines:  # "0::/path" (v2) or "4:memory:/path" (v1)
+        _, controllers, group = line.split(":", 2)
+        group = group.strip("/")
+        if group and controllers == "":
+            files.append(Path("/sys/fs/cgroup") / group / "memory.max")
+        elif group and "memory" in controllers.split(","):
+            files.append(Path("/sys/fs/cgroup/memory") / group / "memory.limit_in_bytes")
+    return files
 
 
 def _size(nbytes: int) -> str:

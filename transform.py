@@ -50,12 +50,20 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
     if kind == "raw":
         return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
     transform = _timefreq if kind == "timefreq" else _normalised_spectrum
-    width = transform(np.zeros((1, *x.shape[1:]), dtype=np.float32)).shape[1]
-    out = np.empty((len(x), width), dtype=np.float32)
+    out = np.empty((len(x), width(x.shape[1:], kind)), dtype=np.float32)
     step = max(1, CHUNK_BYTES // (4 * max(1, math.prod(x.shape[1:]))))
     for start in range(0, len(x), step):
         out[start : start + step] = transform(x[start : start + step])
     return out
+
+
+def width(recording_shape: tuple[int, ...], kind: str, channels: int = 1) -> int:
+    """How many features kind makes of one recording of this shape."""
+    shape = by_channel(np.zeros((1, *recording_shape), dtype=np.float32), channels).shape[1:]
+    if kind == "raw":
+        return math.prod(shape)
+    transform = _timefreq if kind == "timefreq" else _normalised_spectrum
+    return int(transform(np.zeros((1, *shape), dtype=np.float32)).shape[1])
 
 
 def model_input(recordings: Array, spec: dict[str, Any]) -> npt.NDArray[np.float32]:

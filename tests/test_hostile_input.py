@@ -74,11 +74,25 @@ def test_an_npz_whose_header_claims_more_than_memory_is_refused_before_reading(o
     member = io.BytesIO()
     np.lib.format.write_array_header_1_0(member, header)
     with zipfile.ZipFile(tmp_path / "claims.npz", "w") as archive:
+        np.save(recordings := io.BytesIO(), np.zeros((4, 8), dtype=np.float32))
+        archive.writestr("x_train.npy", recordings.getvalue())
+        archive.writestr("y_train.npy", member.getvalue())
+    replace_training_file(opt_ml, "eeg.npz", (tmp_path / "claims.npz").read_bytes())
+
+    fails_cleanly(opt_ml, "eeg.npz 'y_train' claims 727.6 TiB in memory")
+
+
+def test_npz_recordings_whose_header_claims_more_than_the_file_holds_are_refused(opt_ml, tmp_path):
+    """Recordings are memory-mapped, not read into memory: the file must hold what they claim."""
+    header = {"descr": "<f8", "fortran_order": False, "shape": (10**7, 10**7)}
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, header)
+    with zipfile.ZipFile(tmp_path / "claims.npz", "w") as archive:
         archive.writestr("x_train.npy", member.getvalue() + b"\0" * 64)
         archive.writestr("y_train.npy", member.getvalue())
     replace_training_file(opt_ml, "eeg.npz", (tmp_path / "claims.npz").read_bytes())
 
-    fails_cleanly(opt_ml, "eeg.npz 'x_train' claims 727.6 TiB in memory")
+    fails_cleanly(opt_ml, "eeg.npz 'x_train' is damaged: its header claims more data than the archive holds")
 
 
 def test_values_beyond_float32_are_reported_not_trained_into_a_nan_model(opt_ml, sample_data):
