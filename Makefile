@@ -25,6 +25,7 @@ ROLE ?=
 INSTANCE_TYPE ?=
 INSTANCE_COUNT ?=
 INPUTS ?=
+INPUT_MODE ?=
 HYPERPARAMETERS ?=
 OUTPUT_PATH ?=
 JOB_NAME ?=
@@ -32,6 +33,7 @@ MAX_RUN ?=
 MAX_WAIT ?=
 VOLUME_SIZE ?=
 SPOT ?=
+TENSORBOARD ?=
 WAIT ?=
 LOCAL ?=
 DRY_RUN ?=
@@ -40,6 +42,11 @@ DRY_RUN ?=
 TRAINING_JOB ?=
 MODEL_SERVER_WORKERS ?=
 MODEL_SERVER_TIMEOUT ?=
+# make status / logs / stop: a training job (default the latest job of IMAGE); make plot reads it too
+JOB ?=
+# make moto: the port of the local moto server on 127.0.0.1. Never empty: moto_server itself
+# reads MOTO_PORT, and every recipe (make test's moto servers too) sees the settings.
+MOTO_PORT ?= 5000
 # make bench: where the JSON goes (default bench.json)
 BENCH_OUT ?=
 # make serve-local / make predict: the port on 127.0.0.1 (default 8080); predict's DATA
@@ -47,6 +54,8 @@ BENCH_OUT ?=
 PORT ?=
 ENDPOINT ?=
 MODEL ?=
+# make plot: the PNG's path (default learning_curves.png beside the run)
+OUT ?=
 
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
 # value arrives exactly as given, whatever quotes, $, ` or ; it holds. $(value ...) takes a
@@ -54,7 +63,8 @@ MODEL ?=
 SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
   INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT \
   TRAINING_JOB MODEL_SERVER_WORKERS MODEL_SERVER_TIMEOUT
-SETTINGS += PORT ENDPOINT MODEL
+SETTINGS += PORT ENDPOINT MODEL INPUT_MODE TENSORBOARD OUT
+SETTINGS += JOB MOTO_PORT
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
 
@@ -90,6 +100,10 @@ serve-local: $(VENV)/.installed ## Serve test_dir/model on 127.0.0.1:8080: in Do
 predict: $(VENV)/.installed ## Predict DATA (default the sample's test rows) on the local server, ENDPOINT=name or MODEL=path
 	$(BIN)/python predict.py $${DATA:+"$${DATA}"} --port "$${PORT}" --endpoint "$${ENDPOINT}" --model "$${MODEL}"
 
+.PHONY: plot
+plot: $(VENV)/.installed ## Learning curves as a PNG: make local's run, or JOB=name's output from S3 (OUT=path)
+	$(BIN)/python plot.py --job "$${JOB}" --out "$${OUT}"
+
 ##@ Ship to SageMaker
 
 .PHONY: build
@@ -105,12 +119,13 @@ upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE
 	$(BIN)/python upload.py --image "$${IMAGE}" --data "$${DATA}" --bucket "$${BUCKET}"
 
 .PHONY: submit
-submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., SPOT=1, WAIT=0, LOCAL=1, DRY_RUN=1)
+submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., INPUT_MODE=FastFile, SPOT=1, TENSORBOARD=1, WAIT=0, LOCAL=1, DRY_RUN=1)
 	$(BIN)/python submit.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
 	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --inputs "$${INPUTS}" \
-	  --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" \
+	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" \
 	  --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
-	  --spot="$${SPOT}" --wait="$${WAIT}" --local="$${LOCAL}" --dry-run="$${DRY_RUN}"
+	  --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --wait="$${WAIT}" --local="$${LOCAL}" \
+	  --dry-run="$${DRY_RUN}"
 
 .PHONY: deploy
 deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1)
@@ -122,6 +137,30 @@ deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=
 .PHONY: undeploy
 undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1)
 	$(BIN)/python deploy.py --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
+
+##@ Jobs
+
+.PHONY: status
+status: $(VENV)/.installed ## A job's status, times, instance, final metrics and model (JOB, default the latest of IMAGE)
+	$(BIN)/python jobs.py status --image "$${IMAGE}" --job "$${JOB}"
+
+.PHONY: logs
+logs: $(VENV)/.installed ## Print a job's CloudWatch log, following it while the job runs (JOB)
+	$(BIN)/python jobs.py logs --image "$${IMAGE}" --job "$${JOB}"
+
+.PHONY: stop
+stop: $(VENV)/.installed ## Stop a running job (JOB, default the latest of IMAGE)
+	$(BIN)/python jobs.py stop --image "$${IMAGE}" --job "$${JOB}"
+
+.PHONY: jobs
+jobs: $(VENV)/.installed ## The 20 newest jobs of IMAGE, newest first, with status and final metrics
+	$(BIN)/python jobs.py list --image "$${IMAGE}"
+
+##@ Try offline
+
+.PHONY: moto
+moto: $(VENV)/.installed ## Run a local moto server (the AWS API stand-in) until Ctrl-C; prints what to export (MOTO_PORT)
+	./moto_local.sh
 
 ##@ Development
 

@@ -117,6 +117,38 @@ def data_uri(bucket: str, image: str) -> str:
     return f"s3://{bucket}/data/{parse_image(image).repository}/"
 
 
+def missing(error: botocore.exceptions.ClientError) -> bool:
+    """SageMaker's way of saying a name does not exist (the SDK tests for the same words)."""
+    message = error.response.get("Error", {}).get("Message", "").lower()
+    return "could not find" in message or "not found" in message
+
+
+def describe_training_job(sagemaker: Any, name: str, region: str) -> dict[str, Any]:
+    """DescribeTrainingJob, with a one-line error naming a job that does not exist."""
+    try:
+        return sagemaker.describe_training_job(TrainingJobName=name)
+    except botocore.exceptions.ClientError as error:
+        if missing(error):
+            raise UserError(f"no training job {name} in {region}") from None
+        raise
+
+
+def image_jobs(sagemaker: Any, prefix: str, status: str = "") -> list[dict[str, Any]]:
+    """The summaries of the jobs submit.py named for an image, PREFIX-YYYY-MM-DD-HH-MM-SS-mmm,
+    newest first; status (e.g. Completed) keeps only the jobs in that state."""
+    # NameContains alone would also match eeg-validation-... for eeg
+    own = re.compile(rf"{re.escape(prefix)}-\d{{4}}(-\d\d){{5}}-\d{{3}}")
+    filters = {"StatusEquals": status} if status else {}
+    pages = sagemaker.get_paginator("list_training_jobs").paginate(
+        NameContains=prefix, SortBy="CreationTime", SortOrder="Descending", **filters
+    )
+    jobs = [
+        job for page in pages for job in page["TrainingJobSummaries"] if own.fullmatch(job["TrainingJobName"])
+    ]
+    # sorted here too, as moto ignores SortBy; the name's timestamp breaks ties
+    return sorted(jobs, key=lambda job: (job["CreationTime"], job["TrainingJobName"]), reverse=True)
+
+
 def explain(error: Exception) -> str:
     """One readable line for the botocore errors people actually meet."""
     if isinstance(error, botocore.exceptions.NoCredentialsError):

@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from aws_context import aws_region, run_command
+from aws_context import aws_region, describe_training_job, image_jobs, missing, run_command
 from sagemaker_env import UserError
 from serving.server import options as server_options
 from submit import job_prefix, positive, role_arn, sdk_session, switch
@@ -99,40 +99,15 @@ def checked_name(name: str, what: str) -> str:
     return name
 
 
-def missing(error: botocore.exceptions.ClientError) -> bool:
-    """SageMaker's way of saying a name does not exist (the SDK tests for the same words)."""
-    message = error.response.get("Error", {}).get("Message", "").lower()
-    return "could not find" in message or "not found" in message
-
-
 def latest_job(sagemaker: Any, prefix: str, region: str) -> str:
     """The newest Completed job that submit.py named for this image: PREFIX-YYYY-MM-DD-HH-MM-SS-mmm."""
-    # NameContains alone would also match eeg-validation-... for eeg; the timestamp breaks ties
-    own = re.compile(rf"{re.escape(prefix)}-\d{{4}}(-\d\d){{5}}-\d{{3}}")
-    pages = sagemaker.get_paginator("list_training_jobs").paginate(
-        NameContains=prefix, StatusEquals="Completed", SortBy="CreationTime", SortOrder="Descending"
-    )
-    jobs = [
-        (job["CreationTime"], job["TrainingJobName"])
-        for page in pages
-        for job in page["TrainingJobSummaries"]
-        if own.fullmatch(job["TrainingJobName"])
-    ]
+    jobs = image_jobs(sagemaker, prefix, status="Completed")
     if not jobs:
         raise UserError(
             f"no Completed training job named {prefix}-TIMESTAMP in {region}: "
             "run 'make submit' first, or name one with TRAINING_JOB=NAME (--training-job)"
         )
-    return max(jobs)[1]
-
-
-def describe_job(sagemaker: Any, name: str, region: str) -> dict[str, Any]:
-    try:
-        return sagemaker.describe_training_job(TrainingJobName=name)
-    except botocore.exceptions.ClientError as error:
-        if missing(error):
-            raise UserError(f"no training job {name} in {region}") from None
-        raise
+    return jobs[0]["TrainingJobName"]
 
 
 def served_model(job: dict[str, Any]) -> tuple[str, str]:
@@ -179,7 +154,7 @@ def plan(args: argparse.Namespace, sagemaker: Any, region: str) -> Deployment:
         job_name = checked_name(args.training_job, "training job name")
     else:
         job_name = latest_job(sagemaker, job_prefix("", args.image or IMAGE), region)
-    image, model_data = served_model(describe_job(sagemaker, job_name, region))
+    image, model_data = served_model(describe_training_job(sagemaker, job_name, region))
     endpoint = endpoint or job_name  # job names follow the same rules as endpoint names
     check_names_free(sagemaker, endpoint)
     environment = {

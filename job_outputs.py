@@ -40,7 +40,7 @@ def publish_model(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None
 def remove_previous_results(paths: Paths) -> None:
     """A failed run must not leave an earlier run's results behind to be mistaken for its own."""
     earlier = [paths.model / MODEL_FILE, paths.model / METADATA_FILE, paths.failure]
-    earlier += [paths.output_data / HISTORY_FILE, *paths.model.glob(".*.partial.keras")]
+    earlier += [paths.output_data / HISTORY_FILE, *paths.model.glob(".*.partial.keras"), paths.tensorboard]
     for path in earlier:
         try:
             _remove(path)

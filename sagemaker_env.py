@@ -72,6 +72,11 @@ class Paths:
         return self.base / "output" / "data"
 
     @property
+    def tensorboard(self) -> Path:
+        # TensorBoard event files; a job with TensorBoardOutputConfig syncs them to S3 as it runs
+        return self.base / "output" / "tensorboard"
+
+    @property
     def failure(self) -> Path:
         # its first 1024 characters become the job's FailureReason
         return self.base / "output" / "failure"

@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parent
 # defaults
 IMAGE = "eeg"
 INSTANCE_TYPE = "ml.m5.large"
+INPUT_MODES = ("File", "FastFile")  # Pipe is not: train.py reads files
 MAX_RUN = 24 * 60 * 60  # seconds; SageMaker's own default, at most 28 days
 VOLUME_SIZE = 30  # GB of storage per instance, the SDK's default
 # local mode runs the image on this machine, on the bundled sample
@@ -79,7 +80,9 @@ class Job:
     max_run: int
     max_wait: int | None  # set for managed spot training only
     checkpoint_uri: str | None  # where spot training keeps /opt/ml/checkpoints
+    tensorboard_uri: str | None  # where SageMaker syncs /opt/ml/output/tensorboard as the job runs
     inputs: dict[str, str]
+    input_mode: str  # File: copied to the instance first; FastFile: streamed from S3 as read
     output_path: str
     hyperparameters: dict[str, str]
 
@@ -130,6 +133,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ("--hyperparameters", "NAME=VALUE", "checked against train.py's names; sent as given"),
     ):
         add(flag, nargs="+", action="extend", default=[], metavar=pair, help=text)
+    add("--input-mode", default="", help=f"{' or '.join(INPUT_MODES)} (default: File; see README)")
     add("--output-path", default="", metavar="URI", help="(default: s3://BUCKET/output)")
     add("--job-name", default="", metavar="PREFIX", help="job name prefix (default: the image name)")
     add("--max-run", type=positive, metavar="SECONDS", help=f"(default: {MAX_RUN})")
@@ -137,6 +141,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--max-wait", type=positive, metavar="SECONDS", help="spot: run plus waiting (default: 2 x max run)")
     for flag, text in (
         ("--spot", "managed spot training; checkpoints to s3://BUCKET/checkpoints/JOB"),
+        ("--tensorboard", "sync TensorBoard's event files to OUTPUT_PATH/JOB/tensorboard as it runs"),
         ("--wait", "stream the logs until the job ends (the default)"),
         ("--dry-run", "print the request as JSON; send nothing"),
     ):
@@ -205,6 +210,9 @@ def build_job(args: argparse.Namespace) -> Job:
     for channel in inputs:
         if not CHANNEL.fullmatch(channel):
             raise UserError(f"invalid channel name {channel!r}: letters, digits, '.', '-', '_'")
+    input_mode = args.input_mode or INPUT_MODES[0]
+    if input_mode not in INPUT_MODES:
+        raise UserError(f"invalid --input-mode {input_mode!r}: use {' or '.join(INPUT_MODES)}")
     max_run = args.max_run or MAX_RUN
     max_wait = (args.max_wait or 2 * max_run) if args.spot else None
     if max_wait is not None and max_wait < max_run:
@@ -234,7 +242,11 @@ def build_job(args: argparse.Namespace) -> Job:
         max_run=max_run,
         max_wait=max_wait,
         checkpoint_uri=f"s3://{bucket}/checkpoints/{name}" if args.spot else None,
+        tensorboard_uri=f"{output_path.rstrip('/')}/{name}/tensorboard"
+        if args.tensorboard and not local
+        else None,
         inputs=inputs,
+        input_mode=input_mode,
         output_path=output_path,
         hyperparameters=hyperparameters,
     )
@@ -296,6 +308,7 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     Returns the CreateTrainingJob request on a dry run, else the job's description.
     """
     session = sdk_session(job.region, job.local)
+    from sagemaker.debugger import TensorBoardOutputConfig
     from sagemaker.estimator import Estimator
     from sagemaker.exceptions import UnexpectedStatusException
 
@@ -309,12 +322,16 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
         instance_type=job.instance_type,
         volume_size=job.volume_size,
         max_run=job.max_run,
+        input_mode=job.input_mode,
         output_path=job.output_path,
         hyperparameters=job.hyperparameters,
         metric_definitions=METRIC_DEFINITIONS,
         use_spot_instances=job.max_wait is not None,
         max_wait=job.max_wait,
         checkpoint_s3_uri=job.checkpoint_uri,
+        tensorboard_output_config=TensorBoardOutputConfig(job.tensorboard_uri, "/opt/ml/output/tensorboard")
+        if job.tensorboard_uri
+        else None,
         sagemaker_session=session,
     )
     estimator.fit(job.inputs, wait=False, job_name=job.name)

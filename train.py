@@ -156,9 +156,26 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     best = BestEpoch(watch=patience > 0 and len(data["x_val"]) > 0)
     best.resume(history, model, checkpoints if save_every_epoch else None, keras.saving.load_model)
 
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    # Scalars for TensorBoard, one point per epoch; SageMaker uploads them while the job runs.
+    # tf.summary.scalar needs the tensorboard package, which the image leaves out: its
+    # plugin tag is written here instead, which is all TensorBoard's scalar charts read.
+    summaries = tf.summary.create_file_writer(str(paths.tensorboard))
+    scalar = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
+        data_class=summary_pb2.DATA_CLASS_SCALAR,
+    ).SerializeToString()
+
     def after_epoch(row: dict[str, float]) -> bool:
         """Records a finished epoch; True when training should stop early."""
         print(format_epoch_line(row["epoch"], epochs, row, row["time"]), flush=True)
+        with summaries.as_default(step=int(row["epoch"])):
+            for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                if name in row:
+                    tf.summary.write(name, tf.constant(row[name], tf.float32), metadata=scalar)
+        summaries.flush()
         if not all(math.isfinite(value) for value in row.values()):
             raise UserError(
                 f"training diverged in epoch {row['epoch']} (loss={row.get('loss')}): lower "
@@ -405,6 +422,9 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
                 f"{name} recordings have shape {rows.x.shape[1:]} but training recordings have "
                 f"{shape}: they must match"
             )
+        if isinstance(rows.x, np.memmap):  # read from disk as it is transformed: only features stay
+            nbytes = len(rows.x) * transform.width(shape, kind, n_channels) * 4
+            budget.claim(f"the {kind} features of {len(rows.x)} {name} recordings", nbytes)
         features = transform.features(rows.x, kind, n_channels)
         if not np.isfinite(features).all():
             raise UserError(

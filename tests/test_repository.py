@@ -20,6 +20,7 @@ SCRIPTS = [
     "serve",
     "train_local.sh",
     "serve_local.sh",
+    "moto_local.sh",
     "build_and_push.sh",
     ".ci/run",
     "tests/stubs/docker",

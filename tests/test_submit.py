@@ -74,6 +74,7 @@ def custom(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Laun
         "MAX_WAIT=7200",
         "SPOT=1",
         "WAIT=0",
+        "INPUT_MODE=FastFile",
     )
     return Launch(None, launched, aws.training_jobs())
 
@@ -217,6 +218,32 @@ def test_dry_run_sends_the_metric_definitions_that_match_train_py_log_lines(dry_
         "test:loss": 0.125,
         "test:accuracy": 0.875,
     }
+
+
+def test_input_mode_fastfile_streams_the_channels_from_s3(custom: Launch) -> None:
+    (job,) = custom.jobs
+
+    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "FastFile"
+
+
+def test_tensorboard_1_syncs_the_event_files_beside_the_jobs_output(aws: Aws) -> None:
+    aws.run("make", "upload")
+
+    printed = aws.run(
+        "make", "--no-print-directory", "-s", "submit", f"ROLE={ROLE}", "TENSORBOARD=1", "DRY_RUN=1"
+    )
+
+    assert printed.returncode == 0, printed.stderr
+    request = json.loads(printed.stdout)
+    bucket = f"sagemaker-{REGION}-{ACCOUNT}"
+    assert request["TensorBoardOutputConfig"] == {
+        "S3OutputPath": f"s3://{bucket}/output/{request['TrainingJobName']}/tensorboard",
+        "LocalPath": "/opt/ml/output/tensorboard",
+    }
+
+
+def test_the_input_mode_is_file_unless_asked(dry_run: Launch) -> None:
+    assert json.loads(dry_run.submit.stdout)["AlgorithmSpecification"]["TrainingInputMode"] == "File"
 
 
 def test_dry_run_creates_no_job(dry_run: Launch) -> None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 
 import numpy as np
+import pytest
 
 import train
 from conftest import fails_cleanly, replace_training_file
@@ -220,3 +221,25 @@ def test_the_batch_size_trained_with_is_logged_and_recorded(opt_ml):
     assert result.returncode == 0, result.stderr
     assert "batch_size=24 (auto)" in result.stdout  # 24 training rows, fewer than 32
     assert opt_ml.metadata()["batch_size"] == 24
+
+
+def test_each_epoch_is_written_to_tensorboard_under_output(opt_ml):
+    import tensorflow as tf
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    (events,) = (opt_ml.base / "output/tensorboard").glob("events.out.tfevents.*")
+    values = [
+        (event.step, value)
+        for event in tf.compat.v1.train.summary_iterator(str(events))
+        for value in event.summary.value
+    ]
+    scalars = {(value.tag, step): float(tf.make_ndarray(value.tensor)) for step, value in values}
+    plugins = {
+        value.tag: value.metadata.plugin_data.plugin_name for _, value in values if value.HasField("metadata")
+    }
+    assert plugins["loss"] == plugins["val_accuracy"] == "scalars"  # what TensorBoard charts
+    history = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
+    assert scalars[("loss", 1)] == pytest.approx(float(history[0]["loss"]), abs=1e-4)
+    assert scalars[("val_accuracy", 2)] == pytest.approx(float(history[1]["val_accuracy"]), abs=1e-4)
