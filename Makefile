@@ -10,51 +10,95 @@ ifeq ($(filter Makefile ./Makefile $(CURDIR)/Makefile,$(lastword $(MAKEFILE_LIST
 $(error run make in the repository's folder, e.g. make -C $(dir $(lastword $(MAKEFILE_LIST))) TARGET)
 endif
 
-# Settings: override on the command line, e.g. make push IMAGE=eeg TAG=v1
+# Settings: override on the command line, e.g. make push IMAGE=eeg TAG=v1. Each has a
+# "#> default | what it is" line above it, which make help lists.
+#> eeg | the ECR repository, and the prefix of job names
 IMAGE ?= eeg
+#> latest (push: also the git SHA) | the image tag
 TAG ?=
+#> this account's ECR | push: the registry host
 REGISTRY ?=
+#> python:3.11.14-slim-bookworm | the Dockerfile's base image
 BASE_IMAGE ?=
+#> 0 | 1 builds the GPU image
 GPU ?=
+#> docker if an engine answers, else native | local, serve-local: docker or native
 RUNNER ?=
+#> python3 | the Python that creates .venv
 PYTHON ?= python3
 # make upload / make submit: empty means the script's default (see `python submit.py --help`)
+#> test_dir/input/data/training (predict: its test rows) | upload, predict: a data file or folder
 DATA ?=
+#> sagemaker-REGION-ACCOUNT | the bucket of the default S3 paths
 BUCKET ?=
+#> $SAGEMAKER_ROLE | submit, tune, deploy: the IAM role ARN
 ROLE ?=
+#> ml.m5.large | training and hosting instance type
 INSTANCE_TYPE ?=
+#> 1 | instances per training job or endpoint
 INSTANCE_COUNT ?=
+#> training=s3://BUCKET/data/IMAGE/ | CHANNEL=URI pairs
 INPUTS ?=
+#> File | File or FastFile
 INPUT_MODE ?=
+#> train.py's defaults | NAME=VALUE pairs
 HYPERPARAMETERS ?=
+#> s3://BUCKET/output | where jobs write model.tar.gz
 OUTPUT_PATH ?=
+#> IMAGE | job name prefix
 JOB_NAME ?=
+#> 86400 | seconds a job may run
 MAX_RUN ?=
+#> 2 x MAX_RUN | spot: seconds of run plus waiting
 MAX_WAIT ?=
+#> 30 | GB of storage per instance
 VOLUME_SIZE ?=
+#> 0 | 1: managed spot training
 SPOT ?=
+#> 0 | 1: sync TensorBoard files to S3
 TENSORBOARD ?=
+#> 1 | 0: return once the job or endpoint is created
 WAIT ?=
+#> 0 | 1 or gpu: SDK local mode
 LOCAL ?=
+#> 0 | 1: print the request, send nothing
 DRY_RUN ?=
 # make deploy / make undeploy: also IMAGE, ROLE, INSTANCE_TYPE, INSTANCE_COUNT, WAIT, DRY_RUN above
 # and ENDPOINT below (the endpoint's name, as for predict)
+#> the newest Completed job of IMAGE | deploy: whose model to host
 TRAINING_JOB ?=
+#> one per CPU | deploy: server processes
 MODEL_SERVER_WORKERS ?=
+#> 60 | deploy: seconds per request
 MODEL_SERVER_TIMEOUT ?=
 # make status / logs / stop: a training job (default the latest job of IMAGE); make plot reads it too
+#> the newest job of IMAGE | status, logs, stop, plot: a training job
 JOB ?=
 # make moto: the port of the local moto server on 127.0.0.1. Never empty: moto_server itself
 # reads MOTO_PORT, and every recipe (make test's moto servers too) sees the settings.
+#> 5000 | moto: the port on 127.0.0.1
 MOTO_PORT ?= 5000
+# make tune: training jobs in all (default 10), at a time (default 2), and the ranges
+# ("NAME=LOW:HIGH NAME=A,B"; default tune.py's DEFAULT_RANGES); the job settings above apply
+#> 10 | tune: training jobs in all
+MAX_JOBS ?=
+#> 2 | tune: training jobs at a time
+MAX_PARALLEL ?=
+#> learning_rate, batch_size, patience | tune: NAME=LOW:HIGH or NAME=A,B
+RANGES ?=
 # make bench: where the JSON goes (default bench.json)
+#> bench.json | bench: where the JSON goes
 BENCH_OUT ?=
 # make serve-local / make predict: the port on 127.0.0.1 (default 8080); predict's DATA
 # (default the sample's test rows), ENDPOINT (a SageMaker endpoint) or MODEL (offline)
+#> 8080 | serve-local, predict: the port on 127.0.0.1
 PORT ?=
+#> the job's name (deploy) | predict, deploy, undeploy: an endpoint
 ENDPOINT ?=
+#> none | predict: a model folder or model.tar.gz, offline
 MODEL ?=
 # make plot: the PNG's path (default learning_curves.png beside the run)
+#> learning_curves.png beside the run | plot: the PNG
 OUT ?=
 
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
@@ -64,7 +108,7 @@ SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INS
   INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT \
   TRAINING_JOB MODEL_SERVER_WORKERS MODEL_SERVER_TIMEOUT
 SETTINGS += PORT ENDPOINT MODEL INPUT_MODE TENSORBOARD OUT
-SETTINGS += JOB MOTO_PORT
+SETTINGS += JOB MOTO_PORT MAX_JOBS MAX_PARALLEL RANGES
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
 
@@ -80,7 +124,9 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m [VAR=value]\n"} \
 	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } \
-	  END { printf "\nSettings are variables: make push IMAGE=eeg TAG=v1 (README.md lists them)\n" }' $(MAKEFILE_LIST)
+	  /^#> / { split(substr($$0, 4), doc, " [|] ") } \
+	  /^[A-Z_]+ [?]= ?/ && doc[1] != "" { settings = settings sprintf("  \033[36m%-21s\033[0m %s (default: %s)\n", substr($$0, 1, index($$0, " ") - 1), doc[2], doc[1]); doc[1] = "" } \
+	  END { printf "\n\033[1mSettings\033[0m: make TARGET NAME=value, e.g. make push IMAGE=eeg TAG=v1\n%s", settings }' $(MAKEFILE_LIST)
 
 .PHONY: local
 local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engine answers, natively otherwise (RUNNER=docker|native)
@@ -138,6 +184,15 @@ deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=
 undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1)
 	$(BIN)/python deploy.py --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
 
+.PHONY: tune
+tune: $(VENV)/.installed ## Tune hyperparameters for validation accuracy (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
+	$(BIN)/python tune.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
+	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --inputs "$${INPUTS}" \
+	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" \
+	  --job-name "$${JOB_NAME}" --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
+	  --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --ranges "$${RANGES}" --max-jobs "$${MAX_JOBS}" \
+	  --max-parallel "$${MAX_PARALLEL}" --local="$${LOCAL}" --dry-run="$${DRY_RUN}"
+
 ##@ Jobs
 
 .PHONY: status
@@ -165,9 +220,8 @@ moto: $(VENV)/.installed ## Run a local moto server (the AWS API stand-in) until
 ##@ Development
 
 .PHONY: test
-test: $(VENV)/.installed node_modules/.installed ## Run the tests (pytest and bats; starts and stops its own moto server)
-	$(BIN)/pytest
-	$(BATS) tests
+test: $(VENV)/.installed node_modules/.installed ## Run the tests (pytest and bats; starts and stops its own moto server); ends with their count
+	./tests/run.sh
 
 .PHONY: test-container
 test-container: $(VENV)/.installed node_modules/.installed ## Container tests: real Docker engine, registry and moto (root, Linux)
@@ -179,7 +233,7 @@ bench: $(VENV)/.installed ## Measure training speed, accuracy on real EEG, memor
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
-	$(BIN)/shellcheck train serve *.sh .ci/run tests/*.bash tests/*.bats tests/container/* tests/stubs/*
+	$(BIN)/shellcheck train serve *.sh .ci/run tests/*.sh tests/*.bash tests/*.bats tests/container/* tests/stubs/*
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile

@@ -116,11 +116,20 @@ def positive(text: str) -> int | None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="submit",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = job_parser("submit", __doc__ or "")
+    parser.add_argument("--no-wait", dest="wait", action="store_false", help="return once the job is created")
+    parser.add_argument(
+        "--local", nargs="?", const="cpu", type=local_mode, metavar="cpu|gpu", help="SDK local mode"
     )
+    return parser.parse_args(argv)
+
+
+def job_parser(program: str, description: str) -> argparse.ArgumentParser:
+    """The options of a training job, for submit.py and tune.py alike."""
+    parser = argparse.ArgumentParser(
+        prog=program, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.set_defaults(local=None, wait=None)
     add = parser.add_argument
     add("--image", default="", help=f"ECR repository name, or a full image URI (default: {IMAGE})")
     add("--tag", default="", help="image tag for a repository name (default: latest)")
@@ -146,9 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ("--dry-run", "print the request as JSON; send nothing"),
     ):
         add(flag, nargs="?", const=True, type=switch, metavar="0|1", help=text)
-    add("--no-wait", dest="wait", action="store_false", help="return once the job is created")
-    add("--local", nargs="?", const="cpu", type=local_mode, metavar="cpu|gpu", help="SDK local mode")
-    return parser.parse_args(argv)
+    return parser
 
 
 def pairs(items: list[str], flag: str, shape: str) -> dict[str, str]:
@@ -308,14 +315,28 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     Returns the CreateTrainingJob request on a dry run, else the job's description.
     """
     session = sdk_session(job.region, job.local)
-    from sagemaker.debugger import TensorBoardOutputConfig
-    from sagemaker.estimator import Estimator
     from sagemaker.exceptions import UnexpectedStatusException
 
     requests: list[dict[str, Any]] = []
     if dry_run:
         session.sagemaker_client = DryRunClient(requests)
-    estimator = Estimator(
+    estimator = new_estimator(job, session)
+    estimator.fit(job.inputs, wait=False, job_name=job.name)
+    if dry_run:
+        return requests[0]
+    created()
+    if wait:
+        with contextlib.suppress(UnexpectedStatusException):  # the description says why
+            estimator.latest_training_job.wait(logs="All")
+    return estimator.latest_training_job.describe()
+
+
+def new_estimator(job: Job, session: Any) -> Any:
+    """The SDK v2 Estimator for job: what make submit launches and make tune varies."""
+    from sagemaker.debugger import TensorBoardOutputConfig
+    from sagemaker.estimator import Estimator
+
+    return Estimator(
         image_uri=job.image_uri,
         role=job.role,
         instance_count=job.instance_count,
@@ -334,14 +355,6 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
         else None,
         sagemaker_session=session,
     )
-    estimator.fit(job.inputs, wait=False, job_name=job.name)
-    if dry_run:
-        return requests[0]
-    created()
-    if wait:
-        with contextlib.suppress(UnexpectedStatusException):  # the description says why
-            estimator.latest_training_job.wait(logs="All")
-    return estimator.latest_training_job.describe()
 
 
 class DryRunClient:
@@ -353,6 +366,10 @@ class DryRunClient:
     def create_training_job(self, **request: Any) -> dict[str, str]:
         self.requests.append(request)
         return {"TrainingJobArn": ""}
+
+    def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, str]:
+        self.requests.append(request)
+        return {"HyperParameterTuningJobArn": ""}
 
 
 def model_uri(job: Job) -> str:

@@ -81,3 +81,11 @@ assert_nothing_ran() {
   assert [ -d "${elsewhere}/node_modules" ]
   assert [ -f "${elsewhere}/test_dir/model/model.keras" ]
 }
+
+@test "make help lists every setting with its default" {
+  run -0 make --no-print-directory -s -C "${REPO}" help
+  local name
+  while read -r name; do
+    assert_line --regexp "^  [^A-Z_]*${name} +.* \(default: .+\)$"
+  done < <(sed -n 's/^\([A-Z_]*\) ?=.*/\1/p' "${REPO}/Makefile")
+}

@@ -21,6 +21,7 @@ SCRIPTS = [
     "train_local.sh",
     "serve_local.sh",
     "moto_local.sh",
+    "tests/run.sh",
     "build_and_push.sh",
     ".ci/run",
     "tests/stubs/docker",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import pickle
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import train
-from conftest import fails_cleanly, replace_training_file
+from conftest import TRAIN, fails_cleanly, replace_training_file
 from sagemaker_env import METRIC_DEFINITIONS, metric_patterns
 
 
@@ -243,3 +244,33 @@ def test_each_epoch_is_written_to_tensorboard_under_output(opt_ml):
     history = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
     assert scalars[("loss", 1)] == pytest.approx(float(history[0]["loss"]), abs=1e-4)
     assert scalars[("val_accuracy", 2)] == pytest.approx(float(history[1]["val_accuracy"]), abs=1e-4)
+
+
+def test_the_log_holds_no_tensorflow_start_up_chatter_unless_verbose(opt_ml):
+    quiet = opt_ml.run()
+    opt_ml.hyperparameters({"epochs": "1", "batch_size": "8"})
+    verbose = subprocess.run(
+        [str(TRAIN)],
+        env={**opt_ml.environment(), "VERBOSE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert quiet.returncode == 0 and verbose.returncode == 0, quiet.stderr + verbose.stderr
+    assert "absl::InitializeLog" not in quiet.stderr and "oneDNN custom operations" not in quiet.stderr
+    assert "oneDNN custom operations" in verbose.stderr
+
+
+def test_native_warnings_and_errors_written_during_import_still_reach_stderr(capfd, monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    monkeypatch.delenv("VERBOSE", raising=False)
+
+    with train.native_log_filtered():
+        os.write(2, b"I0000 00:00:1795721844.329199   22121 port.cc:153] an info line\n")
+        os.write(2, b"W0000 00:00:1795721844.329199   22121 x.cc:1] a warning line\n")
+        os.write(2, b"a line of some other library\n")
+
+    err = capfd.readouterr().err
+    assert "an info line" not in err
+    assert "a warning line" in err and "a line of some other library" in err
