@@ -107,9 +107,10 @@ def image_uri(image: str, tag: str, registry: str) -> str:
     return f"{registry}/{name.repository}{suffix}" if registry else f"{name.repository}{suffix}"
 
 
-def console_url(region: str, job_name: str) -> str:
+def console_url(region: str, job_name: str, kind: str = "jobs") -> str:
+    """The console page of a training job (kind jobs) or a tuning job (hyper-tuning-jobs)."""
     host = "console.amazonaws.cn" if region.startswith("cn-") else f"{region}.console.aws.amazon.com"
-    return f"https://{host}/sagemaker/home?region={region}#/jobs/{job_name}"
+    return f"https://{host}/sagemaker/home?region={region}#/{kind}/{job_name}"
 
 
 def data_uri(bucket: str, image: str) -> str:

@@ -40,6 +40,7 @@ import numpy as np
 import real_eeg
 import train
 import transform
+from predict import request_bodies
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
@@ -409,8 +410,7 @@ def serving_load() -> dict[str, Any]:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_served(url, server, log)
-            x = sample_set().x_test[:1]
-            body = (",".join(f"{value:.9g}" for value in x.reshape(-1)) + "\n").encode()
+            _, body = next(request_bodies(sample_set().x_test[:1]))  # one recording, as predict.py sends it
             result = load_test(url, body, LOAD_REQUESTS, LOAD_CONCURRENCY)
         finally:
             server.terminate()

@@ -18,7 +18,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from aws_context import connect, run_command
+from aws_context import connect, describe_training_job, run_command
 from job_outputs import HISTORY_FILE
 from sagemaker_env import UserError
 
@@ -60,12 +60,13 @@ def kept_epoch(history: list[dict[str, float]]) -> int:
 def job_history(job: str) -> str:
     """history.csv from the job's output.tar.gz (what it left in /opt/ml/output/data)."""
     aws = connect()
-    description = aws.client("sagemaker").describe_training_job(TrainingJobName=job)
+    description = describe_training_job(aws.client("sagemaker"), job, aws.region)
     uri = f"{description['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job}/output/output.tar.gz"
     bucket, _, key = uri.removeprefix("s3://").partition("/")
+    s3 = aws.client("s3")
     try:
-        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except aws.client("s3").exceptions.NoSuchKey:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
         raise UserError(f"no {uri}: the job has not finished, or left no output") from None
     with tarfile.open(fileobj=io.BytesIO(body)) as archive:
         names = [name for name in archive.getnames() if Path(name).name == HISTORY_FILE]

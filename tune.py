@@ -130,8 +130,7 @@ def tune(argv: list[str] | None = None) -> int:
         return 0
     name = result["HyperParameterTuningJobName"]
     print(f"tuning job: {name}")
-    console = console_url(job.region, name).replace("#/jobs/", "#/hyper-tuning-jobs/")
-    print(f"console: {console}")
+    print(f"console: {console_url(job.region, name, 'hyper-tuning-jobs')}")
     print(f"status: {result['HyperParameterTuningJobStatus']}")
     return 0
 

@@ -60,7 +60,8 @@ def enforce_iam(endpoint: str) -> None:
     moto_api(endpoint, "reset-auth", b"0")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -86,7 +87,7 @@ def running(log: Path) -> Iterator[str]:
     between probing and binding, so that is retried."""
     deadline = time.monotonic() + STARTUP_SECONDS
     for _attempt in range(3):
-        endpoint_port = _free_port()
+        endpoint_port = free_port()
         endpoint = f"http://127.0.0.1:{endpoint_port}"
         with log.open("ab") as output:
             process = subprocess.Popen(
@@ -164,6 +165,19 @@ class Aws:
             aws_access_key_id=credentials.get("key", "testing"),
             aws_secret_access_key=credentials.get("secret", "testing"),
         )
+
+    def training_job(self, name: str, image: str, output_path: str = "s3://team-bucket/output") -> str:
+        """A training job as submit.py would create it (moto makes it Completed at once);
+        returns where its model.tar.gz would be."""
+        self.client("sagemaker").create_training_job(
+            TrainingJobName=name,
+            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining",
+            OutputDataConfig={"S3OutputPath": output_path},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        )
+        return f"{output_path}/{name}/output/model.tar.gz"
 
     def training_jobs(self) -> list[dict[str, Any]]:
         """Every training job moto holds, described."""

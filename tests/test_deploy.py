@@ -26,15 +26,7 @@ OTHER_IMAGE = "eeg-validation-2026-01-03-09-00-00-000"  # newer, but another ima
 
 def train(aws: Aws, name: str, image: str) -> str:
     """A Completed training job of image, as submit.py would have left it; returns its model data."""
-    aws.client("sagemaker").create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
-        OutputDataConfig={"S3OutputPath": "s3://team-bucket/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-    )
-    return f"s3://team-bucket/output/{name}/output/model.tar.gz"
+    return aws.training_job(name, image)
 
 
 def three_jobs(aws: Aws) -> None:

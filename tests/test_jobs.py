@@ -31,14 +31,7 @@ NOW = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
 
 def train(aws: Aws, name: str, image: str) -> None:
     """A training job as submit.py would have created it; moto makes it Completed at once."""
-    aws.client("sagemaker").create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
-        OutputDataConfig={"S3OutputPath": "s3://team-bucket/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-    )
+    aws.training_job(name, image)
 
 
 def three_jobs(aws: Aws) -> None:

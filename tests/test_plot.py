@@ -50,14 +50,7 @@ def test_make_plot_job_fetches_the_jobs_output_from_s3(aws: Aws, tmp_path: Path)
     aws.client("s3").create_bucket(
         Bucket="team-bucket", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
     )
-    aws.client("sagemaker").create_training_job(
-        TrainingJobName="eeg-1",
-        AlgorithmSpecification={"TrainingImage": "eeg:latest", "TrainingInputMode": "File"},
-        RoleArn="arn:aws:iam::123456789012:role/SageMakerTraining",
-        OutputDataConfig={"S3OutputPath": "s3://team-bucket/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-    )
+    aws.training_job("eeg-1", "eeg:latest")
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         member = tarfile.TarInfo("history.csv")

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -23,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, OptMl, new_opt_ml
+from moto_server import free_port
 from sagemaker_env import UserError
 from serving import payload
 from serving.app import App
@@ -46,12 +46,6 @@ class Server:
             headers={"Content-Type": content_type, **headers},
             timeout=60,
         )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(base: Path, log: Path) -> Server:
