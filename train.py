@@ -83,9 +83,7 @@ HIDDEN_UNITS = (1024, 512, 256, 64)  # the original model's Dense layers, tanh a
 # lowered the 5-fold CV loss on all four real EEG sets against full-batch steps.
 AUTO_BATCH_SIZE = (32, 1024)
 AUTO_STEPS_PER_EPOCH = 8
-# Training steps per call into TensorFlow: one call per batch costs more than a batch of 256
-# takes to train on a 2-core CPU (README, "Performance"). SIGTERM is seen between calls.
-STEPS_PER_EXECUTION = 16
+VALIDATION_SLICE = 1024  # rows per validation call
 
 EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
@@ -317,11 +315,13 @@ def fit(
 
     Not model.fit: on a 2-core CPU, Keras's feeding of numpy arrays costs as much as the
     arithmetic. Here the rows are held in TensorFlow once, an epoch's order is one shuffle,
-    and STEPS_PER_EXECUTION batches run per call into a compiled function, which reaches
-    the CPU's matmul roofline (README, "Performance"). after_epoch gets the epoch's row
-    (loss, accuracy, val_loss, val_accuracy as Keras computes them, and seconds) and
-    returns True to stop; SIGTERM is seen between calls. Returns True when SIGTERM cut an
-    epoch short (that epoch is not recorded: a resumed job runs it again).
+    and each batch is one call into a compiled step, which reaches the CPU's matmul
+    roofline (README, "Performance"). The step is traced without autograph and holds no
+    loop: on sets of a few hundred rows, where training takes seconds, tracing is most of
+    the first epoch. after_epoch gets the epoch's row (loss, accuracy, val_loss,
+    val_accuracy as Keras computes them, and seconds) and returns True to stop; SIGTERM is
+    seen between batches. Returns True when SIGTERM cut an epoch short (that epoch is not
+    recorded: a resumed job runs it again).
     """
     import tensorflow as tf
 
@@ -332,11 +332,10 @@ def fit(
     y_val = tf.one_hot(data["y_val"], n_classes)
     rows = len(data["x_train"])
     batch = training_batch_size(hyperparameters["batch_size"], rows)
-    batches = -(-rows // batch)
     loss_function = keras.losses.CategoricalCrossentropy()
     variables = model.trainable_variables
     if not model.optimizer.built:
-        # Its variables made now, not while train_batches traces: that traces once, not twice.
+        # Its variables made now, not while the step traces: that traces once, not twice.
         model.optimizer.build(variables)
 
     def sums(labels: Any, probabilities: Any, loss: Any) -> Any:
@@ -345,41 +344,35 @@ def fit(
         hits = tf.equal(tf.argmax(labels, axis=1), tf.argmax(probabilities, axis=1))
         return tf.stack([loss * size, tf.reduce_sum(tf.cast(hits, tf.float32)), size])
 
-    @tf.function
-    def train_batches(order: Any, first: Any, last: Any) -> Any:
-        totals = tf.zeros(3)
-        for step in tf.range(first, last):
-            index = order[step * batch : (step + 1) * batch]
-            features, labels = tf.gather(x, index), tf.gather(y, index)
-            with tf.GradientTape() as tape:
-                probabilities = model(features, training=True)
-                loss = loss_function(labels, probabilities)
-            model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            totals += sums(labels, probabilities, loss)
-        return totals
+    # Any number of rows, so an epoch's shorter last batch does not trace the step again.
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.int32)])
+    def train_step(index: Any) -> Any:
+        features, labels = tf.gather(x, index), tf.gather(y, index)
+        with tf.GradientTape() as tape:
+            probabilities = model(features, training=True)
+            loss = loss_function(labels, probabilities)
+        model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return sums(labels, probabilities, loss)
 
-    @tf.function
-    def validate() -> Any:
-        totals = tf.zeros(3)
-        for start in tf.range(0, tf.shape(x_val)[0], 1024):
-            features, labels = x_val[start : start + 1024], y_val[start : start + 1024]
-            probabilities = model(features, training=False)
-            totals += sums(labels, probabilities, loss_function(labels, probabilities))
-        return totals
+    @tf.function(autograph=False, input_signature=[tf.TensorSpec([], tf.int32)])
+    def validate_slice(start: Any) -> Any:
+        features, labels = x_val[start : start + VALIDATION_SLICE], y_val[start : start + VALIDATION_SLICE]
+        probabilities = model(features, training=False)
+        return sums(labels, probabilities, loss_function(labels, probabilities))
 
     for epoch in range(initial_epoch, hyperparameters["epochs"]):
         started = time.monotonic()
         order = tf.random.shuffle(tf.range(rows))
         totals = tf.zeros(3)
-        for first in range(0, batches, STEPS_PER_EXECUTION):
+        for first in range(0, rows, batch):
             if stop_requested:
                 return True
-            last = min(first + STEPS_PER_EXECUTION, batches)
-            totals += train_batches(order, tf.constant(first), tf.constant(last))
+            totals += train_step(order[first : first + batch])
         loss_sum, correct, seen = (float(value) for value in totals.numpy())
         row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen}
         if len(data["x_val"]):
-            loss_sum, correct, seen = (float(value) for value in validate().numpy())
+            totals = sum(validate_slice(start) for start in range(0, len(data["x_val"]), VALIDATION_SLICE))
+            loss_sum, correct, seen = (float(value) for value in totals.numpy())
             row.update(val_loss=loss_sum / seen, val_accuracy=correct / seen)
         if after_epoch({**row, "time": round(time.monotonic() - started, 3)}):
             break
