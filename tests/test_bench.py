@@ -32,6 +32,7 @@ RESULTS = {
             "default": {"seconds_to_target": 1.3, "seconds_to_original_best": 1.5, "test_accuracy": 0.95},
             "time_to_accuracy_speedup": None,
             "time_to_original_best_speedup": 8.0,
+            "timing_runs": 3,
         }
     },
     "memory": {
@@ -60,6 +61,7 @@ def test_the_table_shows_speed_roofline_accuracy_memory_and_make_local():
     assert "20.0x samples/s, 8.7x FLOP/s" in text
     assert "never   12.0s  0.887" in text and "1.3s    1.5s  0.950" in text
     assert "- / 8.0x" in text
+    assert "the median of 3 runs" in text
     assert "0.33 x the data above it" in text
     assert "make local: 6.5 s" in text
     assert "10,000 requests of one recording, 16 at a time, 2 workers: 812.5 requests/s" in text
@@ -72,3 +74,21 @@ def test_seconds_to_a_level_counts_until_validation_accuracy_first_reaches_it():
     assert bench.seconds_to(0.8, curve) == 2.0
     assert bench.seconds_to(0.9, curve) == 3.0
     assert bench.seconds_to(0.95, curve) is None
+
+
+def test_a_median_time_counts_never_as_longer_than_any_time():
+    assert bench.median_seconds([2.0, None, 1.0]) == 2.0
+    assert bench.median_seconds([None, None, 1.0]) is None
+
+
+def test_the_summary_takes_accuracies_from_the_first_run_and_times_as_medians():
+    first = [(1.0, 0.7), (2.0, 0.9)]
+    repeats = [[(0.5, 0.7), (1.5, 0.9)], [(3.0, 0.7), (4.0, 0.9)]]
+
+    result = bench.summary([first, *repeats], test_accuracy=0.8766, original_best=0.9)
+
+    assert result["seconds_to_target"] == 2.0
+    assert result["seconds_to_original_best"] == 2.0
+    assert result["best_val_accuracy"] == 0.9
+    assert result["test_accuracy"] == 0.877
+    assert result["epochs"] == 2
