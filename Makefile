@@ -24,6 +24,8 @@ BASE_IMAGE ?=
 GPU ?=
 #> docker if an engine answers, else native | local, serve-local: docker or native
 RUNNER ?=
+#> 1 | local: hosts training data-parallel, algo-1 ... algo-N
+HOSTS ?=
 #> python3 | the Python that creates .venv
 PYTHON ?= python3
 # make upload / make submit: empty means the script's default (see `python submit.py --help`)
@@ -107,7 +109,7 @@ OUT ?=
 SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
   INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT \
   TRAINING_JOB MODEL_SERVER_WORKERS MODEL_SERVER_TIMEOUT
-SETTINGS += PORT ENDPOINT MODEL INPUT_MODE TENSORBOARD OUT
+SETTINGS += PORT ENDPOINT MODEL INPUT_MODE TENSORBOARD OUT HOSTS
 SETTINGS += JOB MOTO_PORT MAX_JOBS MAX_PARALLEL RANGES
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
@@ -129,7 +131,7 @@ help: ## Show this help
 	  END { printf "\n\033[1mSettings\033[0m: make TARGET NAME=value, e.g. make push IMAGE=eeg TAG=v1\n%s", settings }' $(MAKEFILE_LIST)
 
 .PHONY: local
-local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engine answers, natively otherwise (RUNNER=docker|native)
+local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engine answers, natively otherwise (RUNNER=docker|native, HOSTS=N)
 	./train_local.sh "$${IMAGE}"
 
 .PHONY: sample-data

@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+import cluster
 import eeg_data
 import transform
 from checkpoint import Checkpoints
+from distribution import Distribution, check_same_classes, for_cluster, lost_peer, pooled_standardisation
 from early_stopping import BestEpoch
 from job_outputs import HISTORY_FILE, MODEL_FILE, history_csv, publish_model, remove_previous_results
 from memory_budget import Budget
@@ -117,45 +119,77 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     hyperparameters = parse_hyperparameters(
         read_json_config(paths, "hyperparameters.json", {}), HYPERPARAMETERS, ACCEPTED
     )
-    host = resource_config(paths)["current_host"]
-    data = load_data(paths, hyperparameters)
+    hosts = cluster.Cluster.from_resource_config(resource_config(paths))
+    host = hosts.current_host
+    # With FullyReplicated input every host holds every file and trains on its share of the
+    # rows; with ShardedByS3Key each holds only its own files and trains on all of them.
+    training_input = input_data_config(paths).get("training", {})
+    sharded = training_input.get("S3DistributionType") == "ShardedByS3Key"
+    share = None if hosts.size == 1 or sharded else (hosts.index, hosts.size)
+    data = load_data(paths, hyperparameters, share, read_test=hosts.is_chief)
     print(
         f"data: train={len(data['x_train'])} validation={len(data['x_val'])} "
         f"test={len(data['x_test'])} recording={'x'.join(map(str, data['input_shape']))} "
-        f"features={data['x_train'].shape[1]} classes={len(data['class_names'])}",
+        f"features={data['x_train'].shape[1]} classes={len(data['class_names'])}"
+        + (
+            f" host={host} ({hosts.index + 1} of {hosts.size}, {'sharded' if sharded else 'replicated'})"
+            if hosts.size > 1
+            else ""
+        ),
         flush=True,
     )
+    if hosts.size > 1:
+        cluster.wait_until_resolvable(hosts.addresses)
 
     # Imported here, not at the top, so submit.py can read HYPERPARAMETERS without TensorFlow.
     with native_log_filtered():
         import keras
 
+        distribution = for_cluster(hosts)  # before anything else runs in TensorFlow
+    strategy = distribution.strategy
+    if hosts.size > 1:
+        check_same_classes(distribution, data["class_names"], host)
+        if sharded:
+            restandardise(
+                data, *pooled_standardisation(distribution, len(data["x_train"]), data["mean"], data["std"])
+            )
+
     print_info(paths)
     precision = use_precision(keras, hyperparameters["precision"])
     keras.utils.set_random_seed(hyperparameters["seed"])
-    batch_size = training_batch_size(hyperparameters["batch_size"], len(data["x_train"]))
+    epoch_rows = int(distribution.all_reduce(len(data["x_train"]), "max")[0])
+    batch_size = training_batch_size(hyperparameters["batch_size"], epoch_rows)
     print(
         f"training: model={hyperparameters['model']} precision={precision} "
-        f"batch_size={batch_size}{'' if hyperparameters['batch_size'] else ' (auto)'} "
-        f"epochs<={hyperparameters['epochs']} "
+        f"batch_size={batch_size}{'' if hyperparameters['batch_size'] else ' (auto)'}"
+        + (f" x {distribution.replicas} replicas" if distribution.replicas > 1 else "")
+        + f" epochs<={hyperparameters['epochs']} "
         f"patience={hyperparameters['patience']}",
         flush=True,
     )
     checkpoints = Checkpoints(paths.checkpoints, host)
     save_every_epoch = checkpointing_requested(paths)
-    # Only a job with CheckpointConfig resumes: a checkpoint another run left is not this job's.
-    model, history = checkpoints.restore(keras.saving.load_model) if save_every_epoch else (None, [])
-    if model is None:
-        model = new_model(keras, hyperparameters, data["x_train"].shape[1], len(data["class_names"]))
-    elif model.input_shape[-1] != data["x_train"].shape[1]:
+    with strategy.scope():  # the model's variables are made by the strategy, one per replica
+        # Only a job with CheckpointConfig resumes: a checkpoint another run left is not this job's.
+        model, history = checkpoints.restore(keras.saving.load_model) if save_every_epoch else (None, [])
+        if model is None:
+            model = new_model(keras, hyperparameters, data["x_train"].shape[1], len(data["class_names"]))
+        elif model.input_shape[-1] != data["x_train"].shape[1]:
+            raise UserError(
+                f"the checkpoint in {paths.checkpoints} expects {model.input_shape[-1]} features but the "
+                f"data gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
+            )
+    resumed = distribution.all_reduce([len(history), -len(history)], "max")
+    if resumed[0] != -resumed[1]:
         raise UserError(
-            f"the checkpoint in {paths.checkpoints} expects {model.input_shape[-1]} features but the "
-            f"data gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
+            f"the hosts resumed from different epochs ({int(-resumed[1])} to {int(resumed[0])}; {host}: "
+            f"{len(history)}): delete the checkpoints in the job's checkpoint S3 URI to start afresh"
         )
 
     epochs, patience = hyperparameters["epochs"], hyperparameters["patience"]
     # Early stopping keeps the epoch with the lowest validation loss, not the last one.
-    best = BestEpoch(watch=patience > 0 and len(data["x_val"]) > 0)
+    validation_rows = distribution.all_reduce(len(data["x_val"]))[0]
+    best = BestEpoch(watch=patience > 0 and validation_rows > 0)
     best.resume(history, model, checkpoints if save_every_epoch else None, keras.saving.load_model)
 
     import tensorflow as tf
@@ -173,11 +207,12 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     def after_epoch(row: dict[str, float]) -> bool:
         """Records a finished epoch; True when training should stop early."""
         print(format_epoch_line(row["epoch"], epochs, row, row["time"]), flush=True)
-        with summaries.as_default(step=int(row["epoch"])):
-            for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-                if name in row:
-                    tf.summary.write(name, tf.constant(row[name], tf.float32), metadata=scalar)
-        summaries.flush()
+        if hosts.is_chief:  # every host sees the same numbers: one set of curves
+            with summaries.as_default(step=int(row["epoch"])):
+                for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                    if name in row:
+                        tf.summary.write(name, tf.constant(row[name], tf.float32), metadata=scalar)
+            summaries.flush()
         if not all(math.isfinite(value) for value in row.values()):
             raise UserError(
                 f"training diverged in epoch {row['epoch']} (loss={row.get('loss')}): lower "
@@ -191,9 +226,14 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         return best.patience_spent(history, patience)
 
     # A job resumed after its patience ran out goes straight to saving the kept epoch.
-    interrupted = not best.patience_spent(history, patience) and fit(
-        keras, model, data, hyperparameters, len(history), after_epoch, stop_requested
-    )
+    try:
+        interrupted = not best.patience_spent(history, patience) and fit(
+            keras, model, data, hyperparameters, len(history), after_epoch, stop_requested, distribution
+        )
+    except tf.errors.OpError as error:
+        if hosts.size == 1:
+            raise
+        raise lost_peer(error, hosts.hosts, f"epoch {len(history) + 1}") from error
     if interrupted:
         # The weights are part-way through an epoch now: each finished epoch was saved as it
         # ended, and these must not overwrite the last good checkpoint. A SIGTERM after the
@@ -210,11 +250,15 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         )
     kept_row = history[kept_epoch - 1]
     metrics = {name: value for name, value in kept_row.items() if name not in ("epoch", "time")}
+    if not hosts.is_chief:
+        print(f"done: the model is written by {hosts.chief}", flush=True)
+        return
     if len(data["x_test"]):
         # The test set is only ever looked at here, after every choice has been made.
-        y_test = keras.utils.to_categorical(data["y_test"], len(data["class_names"]))
-        test_loss, test_accuracy = model.evaluate(data["x_test"], y_test, batch_size=1024, verbose=0)
-        metrics.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
+        test_loss, test_accuracy = evaluate(
+            keras, model, data["x_test"], data["y_test"], len(data["class_names"])
+        )
+        metrics.update(test_loss=test_loss, test_accuracy=test_accuracy)
         print(format_test_line(test_loss, test_accuracy), flush=True)
 
     metadata = {
@@ -310,80 +354,144 @@ def fit(
     initial_epoch: int,
     after_epoch: Callable[[dict[str, float]], bool],
     stop_requested: list[int],
+    distribution: Distribution | None = None,
 ) -> bool:
-    """The training loop, in one place: a multi-instance strategy would replace this function.
+    """The training loop, in one place, on one host or several (distribution.py).
 
     Not model.fit: on a 2-core CPU, Keras's feeding of numpy arrays costs as much as the
-    arithmetic. Here the rows are held in TensorFlow once, an epoch's order is one shuffle,
-    and each batch is one call into a compiled step, which reaches the CPU's matmul
-    roofline (README, "Performance"). The step is traced without autograph and holds no
-    loop: on sets of a few hundred rows, where training takes seconds, tracing is most of
-    the first epoch. after_epoch gets the epoch's row (loss, accuracy, val_loss,
-    val_accuracy as Keras computes them, and seconds) and returns True to stop; SIGTERM is
-    seen between batches. Returns True when SIGTERM cut an epoch short (that epoch is not
-    recorded: a resumed job runs it again).
+    arithmetic, and Keras 3's fit does not run under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585). Here the rows are held in TensorFlow once, an epoch's order
+    is one shuffle, and each batch is one call into a compiled step, which reaches the
+    CPU's matmul roofline (README, "Performance"). The step is traced without autograph
+    and holds no loop: on sets of a few hundred rows, where training takes seconds,
+    tracing is most of the first epoch.
+
+    On several hosts each trains on its own rows with batch_size rows a step; the step
+    all-reduces the gradients, and with them the batch's loss and whether any host got
+    SIGTERM, so every host takes the same number of steps and stops at the same one.
+    after_epoch gets the epoch's row (loss, accuracy, val_loss, val_accuracy over all hosts'
+    rows, and seconds) and returns True to stop. Returns True when SIGTERM cut an epoch
+    short (that epoch is not recorded: a resumed job runs it again).
     """
     import tensorflow as tf
 
+    distribution = distribution or Distribution(tf.distribute.get_strategy(), 1)
+    strategy, local_replicas = distribution.strategy, distribution.local_replicas
     n_classes = len(data["class_names"])
     x = tf.convert_to_tensor(data["x_train"])
     y = tf.one_hot(data["y_train"], n_classes)
     x_val = tf.convert_to_tensor(data["x_val"])
     y_val = tf.one_hot(data["y_val"], n_classes)
     rows = len(data["x_train"])
-    batch = training_batch_size(hyperparameters["batch_size"], rows)
-    loss_function = keras.losses.CategoricalCrossentropy()
+    # Hosts with fewer rows go round theirs again, so that every host steps as often.
+    epoch_rows = int(distribution.all_reduce(rows, "max")[0])
+    val_slices = -(-int(distribution.all_reduce(len(data["x_val"]), "max")[0]) // VALIDATION_SLICE)
+    batch = training_batch_size(hyperparameters["batch_size"], epoch_rows)
+    # Summed, not averaged: Keras would divide a mean by the replicas behind our back.
+    loss_function = keras.losses.CategoricalCrossentropy(reduction="sum")
     variables = model.trainable_variables
     if not model.optimizer.built:
         # Its variables made now, not while the step traces: that traces once, not twice.
-        model.optimizer.build(variables)
+        with strategy.scope():
+            model.optimizer.build(variables)
 
-    def sums(labels: Any, probabilities: Any, loss: Any) -> Any:
-        """(loss x rows, correct predictions, rows) of one batch."""
-        size = tf.cast(tf.shape(labels)[0], tf.float32)
+    def sums(labels: Any, probabilities: Any, loss_sum: Any) -> Any:
+        """(loss summed over rows, correct predictions, rows) of one batch."""
         hits = tf.equal(tf.argmax(labels, axis=1), tf.argmax(probabilities, axis=1))
-        return tf.stack([loss * size, tf.reduce_sum(tf.cast(hits, tf.float32)), size])
+        size = tf.cast(tf.shape(labels)[0], tf.float32)
+        return tf.stack([loss_sum, tf.reduce_sum(tf.cast(hits, tf.float32)), size])
 
-    # Any number of rows, so an epoch's shorter last batch does not trace the step again.
-    @tf.function(autograph=False, input_signature=[tf.TensorSpec([None], tf.int32)])
-    def train_step(index: Any) -> Any:
+    def this_replicas_part(index: Any) -> Any:
+        """A host's several GPUs split its batch; one device takes all of it."""
+        if local_replicas == 1:
+            return index
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group % local_replicas
+        return index[replica::local_replicas]
+
+    def replica_step(index: Any, stop: Any) -> Any:
+        index = this_replicas_part(index)
         features, labels = tf.gather(x, index), tf.gather(y, index)
         with tf.GradientTape() as tape:
             probabilities = model(features, training=True)
-            loss = loss_function(labels, probabilities)
-        model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return sums(labels, probabilities, loss)
+            loss_sum = loss_function(labels, probabilities)
+            # The mean over every replica's rows, which are as many on each: the gradients
+            # are summed over the replicas.
+            mean = loss_sum / tf.cast(tf.shape(index)[0] * distribution.replicas, loss_sum.dtype)
+        model.optimizer.apply_gradients(zip(tape.gradient(mean, variables), variables, strict=True))
+        return tf.concat([sums(labels, probabilities, loss_sum), [stop]], axis=0)
+
+    # Any number of rows, so an epoch's shorter last batch does not trace the step again.
+    @tf.function(
+        autograph=False,
+        input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)],
+    )
+    def train_step(index: Any, stop: Any) -> Any:
+        """(loss x rows, correct, rows, hosts stopping) over every replica."""
+        per_replica = strategy.run(replica_step, args=(index, stop))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def replica_validation(start: Any) -> Any:
+        index = this_replicas_part(tf.range(start, tf.minimum(start + VALIDATION_SLICE, tf.shape(x_val)[0])))
+        features, labels = tf.gather(x_val, index), tf.gather(y_val, index)
+        probabilities = model(features, training=False)
+        return sums(labels, probabilities, loss_function(labels, probabilities))
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec([], tf.int32)])
     def validate_slice(start: Any) -> Any:
-        features, labels = x_val[start : start + VALIDATION_SLICE], y_val[start : start + VALIDATION_SLICE]
-        probabilities = model(features, training=False)
-        return sums(labels, probabilities, loss_function(labels, probabilities))
+        per_replica = strategy.run(replica_validation, args=(start,))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     for epoch in range(initial_epoch, hyperparameters["epochs"]):
         started = time.monotonic()
         order = tf.random.shuffle(tf.range(rows))
-        totals = tf.zeros(3)
-        for first in range(0, rows, batch):
-            if stop_requested:
+        if epoch_rows > rows:
+            order = tf.tile(order, [-(-epoch_rows // rows)])[:epoch_rows]
+        totals = np.zeros(3)
+        for first in range(0, epoch_rows, batch):
+            reduced = train_step(order[first : first + batch], tf.constant(float(bool(stop_requested))))
+            reduced = reduced.numpy()
+            if reduced[3]:
                 return True
-            totals += train_step(order[first : first + batch])
-        loss_sum, correct, seen = (float(value) for value in totals.numpy())
-        row = {"epoch": epoch + 1, "loss": loss_sum / seen, "accuracy": correct / seen}
-        if len(data["x_val"]):
-            totals = sum(validate_slice(start) for start in range(0, len(data["x_val"]), VALIDATION_SLICE))
-            loss_sum, correct, seen = (float(value) for value in totals.numpy())
-            row.update(val_loss=loss_sum / seen, val_accuracy=correct / seen)
+            totals += reduced[:3]
+        loss_sum, correct, seen = totals
+        row = {"epoch": epoch + 1, "loss": float(loss_sum / seen), "accuracy": float(correct / seen)}
+        if val_slices:
+            loss_sum, correct, seen = sum(
+                validate_slice(start).numpy().astype(np.float64)
+                for start in range(0, val_slices * VALIDATION_SLICE, VALIDATION_SLICE)
+            )
+            row.update(val_loss=float(loss_sum / seen), val_accuracy=float(correct / seen))
         if after_epoch({**row, "time": round(time.monotonic() - started, 3)}):
             break
     return False
 
 
-def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+def evaluate(keras: Any, model: Any, x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, float]:
+    """(mean loss, accuracy) of the model on rows x with class ids y, on this host alone.
+
+    Not model.evaluate: under MultiWorkerMirroredStrategy it would wait for the other hosts.
+    """
+    loss_function = keras.losses.CategoricalCrossentropy(reduction="sum")
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(x), VALIDATION_SLICE):
+        labels = keras.utils.to_categorical(y[start : start + VALIDATION_SLICE], n_classes)
+        probabilities = model(x[start : start + VALIDATION_SLICE], training=False)
+        loss_sum += float(loss_function(labels, probabilities))
+        correct += int(np.sum(np.argmax(labels, axis=1) == np.argmax(np.asarray(probabilities), axis=1)))
+    return loss_sum / len(x), correct / len(x)
+
+
+def load_data(
+    paths: Paths,
+    hyperparameters: dict[str, Any],
+    share: tuple[int, int] | None = None,
+    read_test: bool = True,
+) -> dict[str, Any]:
     """Training, validation and test rows as standardised features with class ids.
 
     Each channel's recordings become features as soon as they are read, and the recordings
-    are let go: only the (smaller) features stay in memory for training.
+    are let go: only the (smaller) features stay in memory for training. share=(i, n)
+    keeps every n-th training and validation row from the i-th, standardised as all rows.
     """
     channels = input_data_config(paths)
     budget = Budget.for_this_machine()  # one budget for all channels: they are in memory together
@@ -449,7 +557,9 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
         x_train, y_train = x_train[fit_rows], y_train[fit_rows]
 
     x_test, y_test = x_train[:0], y_train[:0]
-    if paths.channel("test").exists():
+    if not read_test:
+        test_rows = None
+    elif paths.channel("test").exists():
         test_rows = eeg_data.all_rows(read("test"))
     if test_rows is not None:
         x_test, y_test = features_of(test_rows, "test"), to_class_index(test_rows.y, classes, "test")
@@ -457,6 +567,14 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
 
     # Statistics come from the training rows alone and travel with the model.
     mean, std = transform.standardisation(x_train)
+    if share is not None:
+        index, count = share
+        x_train, y_train, x_val, y_val = (rows[index::count] for rows in (x_train, y_train, x_val, y_val))
+        if not len(x_train):
+            raise UserError(
+                f"host {index + 1} of {count} gets no training rows: there are fewer rows than hosts; "
+                "use fewer instances"
+            )
     inputs = {
         "x_train": transform.standardise(x_train, mean, std),
         "x_val": transform.standardise(x_val, mean, std),
@@ -479,6 +597,15 @@ def load_data(paths: Paths, hyperparameters: dict[str, Any]) -> dict[str, Any]:
         "mean": mean,
         "std": std,
     }
+
+
+def restandardise(data: dict[str, Any], mean: np.ndarray, std: np.ndarray) -> None:
+    """Rows standardised with data's own statistics, in place, to mean and std instead."""
+    for name in ("x_train", "x_val", "x_test"):
+        x = data[name]
+        x *= data["std"] / std
+        x += (data["mean"] - mean) / std
+    data["mean"], data["std"] = mean, std
 
 
 def validation_split(rows: int, hyperparameters: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

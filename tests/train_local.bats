@@ -22,6 +22,10 @@ setup() {
   unset RUNNER BASE_IMAGE DOCKER_BUILD_NETWORK
 }
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 @test "the native runner trains when no Docker engine answers" {
   STUB_DOCKER_INFO_RC=1 run "${PROJECT}/train_local.sh"
 
@@ -137,4 +141,41 @@ print(json.load(open(d + "/hyperparameters.json")), json.load(open(d + "/resourc
   assert_failure 2
   assert_equal "${output}" ""
   [[ "${stderr}" == "Usage: train_local.sh [IMAGE]"* ]]
+}
+
+@test "HOSTS=2 natively trains on two hosts and the chief writes test_dir/model" {
+  HOSTS=2 RUNNER=native CLUSTER_PORT="$(free_port)" run "${PROJECT}/train_local.sh"
+
+  assert_success
+  assert_output --partial "runner=native hosts=2"
+  assert_output --partial "host=algo-1 (1 of 2, replicated)"
+  assert [ -s "${PROJECT}/test_dir/model/model.keras" ]
+  assert [ -s "${PROJECT}/test_dir/output/data/history.csv" ]
+  assert [ ! -e "${PROJECT}/test_dir/hosts/algo-2/model/model.keras" ]
+  run tail -n 1 "${PROJECT}/test_dir/hosts/algo-2/train.log"
+  assert_output "done: the model is written by algo-1"
+}
+
+@test "HOSTS=2 in docker runs two containers named algo-1 and algo-2 on a private network" {
+  HOSTS=2 run "${PROJECT}/train_local.sh" eeg
+
+  assert_success
+  run grep "^docker network create --internal eeg-local-" "${STUB_LOG}"
+  assert_success
+  run grep -c "^docker run --rm --name algo-[12] --hostname algo-[12] --network eeg-local-" "${STUB_LOG}"
+  assert_output 2
+  run grep "^docker run .*--name algo-1 " "${STUB_LOG}"
+  assert_output --partial "--volume ${PROJECT}/test_dir/model:/opt/ml/model"
+  assert_output --partial "--volume ${PROJECT}/test_dir/hosts/algo-1/input/config:/opt/ml/input/config:ro"
+  run grep "^docker network rm eeg-local-" "${STUB_LOG}"
+  assert_success
+  run cat "${PROJECT}/test_dir/hosts/algo-2/input/config/resourceconfig.json"
+  assert_output --partial '"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]'
+}
+
+@test "a HOSTS that is not a number of hosts is refused" {
+  HOSTS=two run "${PROJECT}/train_local.sh"
+
+  assert_failure
+  assert_output --partial "HOSTS=two is not a number of hosts"
 }
