@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,7 @@ def for_cluster(cluster: Any) -> Distribution:
     if cluster.size > 1:
         os.environ["TF_CONFIG"] = json.dumps(cluster.tf_config())
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_S)
+        handler = signal.getsignal(signal.SIGTERM)
         try:
             strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as error:
@@ -87,6 +89,9 @@ def for_cluster(cluster: Any) -> Distribution:
                 f"{cluster.current_host} could not form the cluster of {', '.join(cluster.hosts)}: "
                 f"{first_line(error)}; see the other hosts' logs"
             ) from error
+        # Its coordination service takes SIGTERM for itself (a preemption notifier that only
+        # logs it): put back the handler that finishes the step and stops every host.
+        signal.signal(signal.SIGTERM, handler)
         return Distribution(strategy, cluster.size, tuple(cluster.hosts))
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return Distribution(tf.distribute.MirroredStrategy(), 1)

@@ -179,3 +179,20 @@ def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_on
     fit_rows, _ = train.validation_split(30, train.HYPERPARAMETERS)
     every_row = np.concatenate([rows[fit_rows] for rows in features])
     assert metadata["mean"] == pytest.approx(every_row.mean(axis=0).tolist(), rel=1e-3, abs=1e-3)
+
+
+def test_sigterm_to_one_host_stops_every_host_at_the_same_step_without_a_model(tmp_path):
+    trees = host_trees(tmp_path, {"epochs": "100000", "patience": "0"})
+    chief, worker = start_hosts(trees)
+    for line in chief.stdout:
+        if line.startswith("epoch=2/"):
+            break
+    chief.send_signal(signal.SIGTERM)
+
+    finish([chief, worker], timeout=PEER_FAILURE_S)
+
+    reasons = [tree.failure_file.read_text() for tree in trees]
+    assert chief.returncode == worker.returncode == 143, reasons
+    assert all(reason.startswith("stopped by SIGTERM after epoch") for reason in reasons), reasons
+    assert reasons[0] == reasons[1]
+    assert not trees[0].model_file.exists()
