@@ -43,6 +43,8 @@ INSTANCE_COUNT ?=
 INPUTS ?=
 #> File | File or FastFile
 INPUT_MODE ?=
+#> replicated | submit, tune: the training channel's files to every instance, or sharded among them
+DISTRIBUTION ?=
 #> train.py's defaults | NAME=VALUE pairs
 HYPERPARAMETERS ?=
 #> s3://BUCKET/output | where jobs write model.tar.gz
@@ -110,7 +112,7 @@ SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INS
   INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT \
   TRAINING_JOB MODEL_SERVER_WORKERS MODEL_SERVER_TIMEOUT
 SETTINGS += PORT ENDPOINT MODEL INPUT_MODE TENSORBOARD OUT HOSTS
-SETTINGS += JOB MOTO_PORT MAX_JOBS MAX_PARALLEL RANGES
+SETTINGS += JOB MOTO_PORT MAX_JOBS MAX_PARALLEL RANGES DISTRIBUTION
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
 
@@ -167,9 +169,9 @@ upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE
 	$(BIN)/python upload.py --image "$${IMAGE}" --data "$${DATA}" --bucket "$${BUCKET}"
 
 .PHONY: submit
-submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., INPUT_MODE=FastFile, SPOT=1, TENSORBOARD=1, WAIT=0, LOCAL=1, DRY_RUN=1)
+submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., INSTANCE_COUNT=N, DISTRIBUTION=sharded, INPUT_MODE=FastFile, SPOT=1, TENSORBOARD=1, WAIT=0, LOCAL=1, DRY_RUN=1)
 	$(BIN)/python submit.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
-	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --inputs "$${INPUTS}" \
+	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" --inputs "$${INPUTS}" \
 	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" \
 	  --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
 	  --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --wait="$${WAIT}" --local="$${LOCAL}" \
@@ -189,7 +191,7 @@ undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its mod
 .PHONY: tune
 tune: $(VENV)/.installed ## Tune hyperparameters for validation accuracy (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
 	$(BIN)/python tune.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
-	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --inputs "$${INPUTS}" \
+	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" --inputs "$${INPUTS}" \
 	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" \
 	  --job-name "$${JOB_NAME}" --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
 	  --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --ranges "$${RANGES}" --max-jobs "$${MAX_JOBS}" \

@@ -28,6 +28,10 @@ from sagemaker_env import UserError
 # A collective waits this long for its peers before failing: a host that died or hangs
 # fails the others with a clear reason, well inside SageMaker's 120 s after SIGTERM.
 COLLECTIVE_TIMEOUT_S = 60
+# TensorFlow's coordination service: every host must join within START_TIMEOUT_S (TensorFlow's
+# default waits an hour), and a host without a heartbeat for HEARTBEAT_TIMEOUT_S is lost.
+START_TIMEOUT_S = 900
+HEARTBEAT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ def for_cluster(cluster: Any) -> Distribution:
 
     if cluster.size > 1:
         os.environ["TF_CONFIG"] = json.dumps(cluster.tf_config())
+        bypass_proxies(cluster.addresses)
+        configure_coordination(cluster.size)
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_S)
         handler = signal.getsignal(signal.SIGTERM)
         try:
@@ -96,6 +102,30 @@ def for_cluster(cluster: Any) -> Distribution:
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return Distribution(tf.distribute.MirroredStrategy(), 1)
     return Distribution(tf.distribute.get_strategy(), 1)
+
+
+def configure_coordination(hosts: int) -> None:
+    """Fail instead of hanging when a host never starts or stops answering (see the constants)."""
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context  # these settings have no public API (TF 2.21)
+
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader="/job:worker/replica:0/task:0",
+        heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_S * 1000,
+        cluster_register_timeout_in_ms=START_TIMEOUT_S * 1000,
+        coordinated_jobs=[coordination_config_pb2.CoordinatedJob(name="worker", num_tasks=hosts)],
+    )
+    # Without it the first host waits at start for the others for an hour, whatever the timeout.
+    context.context().coordination_service.cluster_register_with_barrier = True
+
+
+def bypass_proxies(addresses: Sequence[str]) -> None:
+    """gRPC honours http(s)_proxy: the hosts must be reached directly, not through a proxy."""
+    names = [address.rsplit(":", 1)[0] for address in addresses]
+    for variable in ("no_proxy", "NO_PROXY"):
+        present = [name for name in os.environ.get(variable, "").split(",") if name]
+        os.environ[variable] = ",".join(present + [name for name in names if name not in present])
 
 
 def pooled_standardisation(
@@ -127,7 +157,8 @@ def check_same_classes(distribution: Distribution, class_names: list[str], host:
 def lost_peer(error: BaseException, hosts: Sequence[str], during: str) -> UserError:
     """The one line to read when a collective failed because another host stopped answering."""
     text = str(error)
-    task = re.search(r"/job:worker/replica:\d+/task:(\d+)", text)
+    # The failing host's own device (.../task:0/device:CPU:0) comes first in an eager op's error.
+    task = re.search(r"/job:worker/(?:replica:\d+/)?task:(\d+)(?![0-9]|/device)", text)
     peer = hosts[int(task.group(1))] if task and int(task.group(1)) < len(hosts) else "another host"
     cause = re.search(
         r"connection reset by peer|connection refused|deadline exceeded|timed out|socket closed", text, re.I

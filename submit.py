@@ -4,6 +4,7 @@
     make submit ROLE=arn:aws:iam::123456789012:role/SageMakerTraining
     make submit ROLE=... HYPERPARAMETERS="epochs=20 batch_size=64" WAIT=0
     make submit ROLE=... SPOT=1 MAX_RUN=3600 MAX_WAIT=7200
+    make submit ROLE=... INSTANCE_COUNT=4 DISTRIBUTION=sharded   # 4 hosts, each on its share of the files
     make build && make submit LOCAL=1             # SDK local mode: needs Docker and docker compose
     .venv/bin/python submit.py --role arn:... --dry-run   # print the request as JSON, send nothing
 
@@ -52,6 +53,10 @@ REPO = Path(__file__).resolve().parent
 IMAGE = "eeg"
 INSTANCE_TYPE = "ml.m5.large"
 INPUT_MODES = ("File", "FastFile")  # Pipe is not: train.py reads files
+MAX_INSTANCE_COUNT = 100
+# How SageMaker hands the training channel's files to several instances: all of them to
+# every instance (train.py then gives each host its share of the rows), or each file to one.
+DISTRIBUTIONS = {"replicated": "FullyReplicated", "sharded": "ShardedByS3Key"}
 MAX_RUN = 24 * 60 * 60  # seconds; SageMaker's own default, at most 28 days
 VOLUME_SIZE = 30  # GB of storage per instance, the SDK's default
 # local mode runs the image on this machine, on the bundled sample
@@ -85,6 +90,7 @@ class Job:
     input_mode: str  # File: copied to the instance first; FastFile: streamed from S3 as read
     output_path: str
     hyperparameters: dict[str, str]
+    distribution: str = DISTRIBUTIONS["replicated"]  # S3DataDistributionType of the training channel
 
     @property
     def local(self) -> bool:
@@ -110,7 +116,8 @@ def local_mode(text: str) -> str | None:
 def positive(text: str) -> int | None:
     if not text.strip():
         return None
-    if not text.strip().isdigit() or int(text) < 1:
+    # ASCII digits only: "¹" and "٣" pass isdigit() but not int()
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
 
@@ -136,7 +143,13 @@ def job_parser(program: str, description: str) -> argparse.ArgumentParser:
     add("--role", default="", metavar="ARN", help="the job's IAM role (default: $SAGEMAKER_ROLE)")
     add("--bucket", default="", help="bucket of the default S3 paths (default: sagemaker-REGION-ACCOUNT)")
     add("--instance-type", default="", help=f"(default: {INSTANCE_TYPE})")
-    add("--instance-count", type=positive, help="(default: 1)")
+    add("--instance-count", type=positive, help=f"1 to {MAX_INSTANCE_COUNT} (default: 1)")
+    add(
+        "--distribution",
+        default="",
+        metavar="|".join(DISTRIBUTIONS),
+        help="the training channel: every file to every instance, or each file to one (default: replicated)",
+    )
     for flag, pair, text in (
         ("--inputs", "CHANNEL=URI", "channels (default: training=s3://BUCKET/data/IMAGE/, from make upload)"),
         ("--hyperparameters", "NAME=VALUE", "checked against train.py's names; sent as given"),
@@ -167,6 +180,22 @@ def pairs(items: list[str], flag: str, shape: str) -> dict[str, str]:
             raise UserError(f"{flag} takes {shape} pairs, got {item!r}")
         result[name] = value
     return result
+
+
+def checked_instance_count(count: int) -> int:
+    if not 1 <= count <= MAX_INSTANCE_COUNT:
+        raise UserError(
+            f"invalid --instance-count {count}: a training job runs 1 to {MAX_INSTANCE_COUNT} instances"
+        )
+    return count
+
+
+def s3_distribution(text: str) -> str:
+    """--distribution replicated|sharded as the API's S3DataDistributionType; empty is replicated."""
+    name = text.strip() or "replicated"
+    if name not in DISTRIBUTIONS:
+        raise UserError(f"invalid --distribution {text!r}: use {' or '.join(DISTRIBUTIONS)}")
+    return DISTRIBUTIONS[name]
 
 
 def job_name(prefix: str) -> str:
@@ -220,6 +249,10 @@ def build_job(args: argparse.Namespace) -> Job:
     input_mode = args.input_mode or INPUT_MODES[0]
     if input_mode not in INPUT_MODES:
         raise UserError(f"invalid --input-mode {input_mode!r}: use {' or '.join(INPUT_MODES)}")
+    instance_count = checked_instance_count(args.instance_count or 1)
+    distribution = s3_distribution(args.distribution)
+    if local and distribution != DISTRIBUTIONS["replicated"]:
+        raise UserError("--local copies every file to every container: drop --distribution sharded")
     max_run = args.max_run or MAX_RUN
     max_wait = (args.max_wait or 2 * max_run) if args.spot else None
     if max_wait is not None and max_wait < max_run:
@@ -244,7 +277,7 @@ def build_job(args: argparse.Namespace) -> Job:
         image_uri=image_uri(image, args.tag, "" if local else ecr_registry(account, region)),
         role=role,
         instance_type=args.local or args.instance_type or INSTANCE_TYPE,
-        instance_count=args.instance_count or 1,
+        instance_count=instance_count,
         volume_size=args.volume_size or VOLUME_SIZE,
         max_run=max_run,
         max_wait=max_wait,
@@ -256,6 +289,7 @@ def build_job(args: argparse.Namespace) -> Job:
         input_mode=input_mode,
         output_path=output_path,
         hyperparameters=hyperparameters,
+        distribution=distribution,
     )
 
 
@@ -321,7 +355,7 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     if dry_run:
         session.sagemaker_client = DryRunClient(requests)
     estimator = new_estimator(job, session)
-    estimator.fit(job.inputs, wait=False, job_name=job.name)
+    estimator.fit(sdk_inputs(job), wait=False, job_name=job.name)
     if dry_run:
         return requests[0]
     created()
@@ -355,6 +389,22 @@ def new_estimator(job: Job, session: Any) -> Any:
         else None,
         sagemaker_session=session,
     )
+
+
+def sdk_inputs(job: Job) -> dict[str, Any]:
+    """The job's channels for the SDK's fit(): the training channel with its distribution.
+
+    Other channels (validation data, say) go to every instance. Local mode's file:// URIs
+    stay strings: the SDK reads them as local folders, and copies each to every container.
+    """
+    from sagemaker.inputs import TrainingInput
+
+    return {
+        channel: TrainingInput(uri, distribution=job.distribution if channel == "training" else None)
+        if uri.startswith("s3://")
+        else uri
+        for channel, uri in job.inputs.items()
+    }
 
 
 class DryRunClient:

@@ -84,7 +84,7 @@ def run_tuner(
     from sagemaker.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
     from sagemaker.tuner import HyperparameterTuner
 
-    from submit import DryRunClient, new_estimator
+    from submit import DryRunClient, new_estimator, sdk_inputs
 
     requests: list[dict[str, Any]] = []
     if dry_run:
@@ -107,7 +107,7 @@ def run_tuner(
         max_parallel_jobs=max_parallel,
     )
     name = tuning_job_name(job)
-    tuner.fit(job.inputs, job_name=name, wait=False)
+    tuner.fit(sdk_inputs(job), job_name=name, wait=False)
     if dry_run:
         return requests[0]
     return session.sagemaker_client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)

@@ -24,6 +24,7 @@ import transform
 from conftest import OptMl, new_opt_ml, sample
 
 HOSTS = ["algo-1", "algo-2"]
+TRAIN = Path(__file__).resolve().parent.parent / "train"
 # A host whose peer died fails once a collective times out (distribution.COLLECTIVE_TIMEOUT_S)
 # or at once when the peer's connection resets: well inside this.
 PEER_FAILURE_S = 120
@@ -52,7 +53,7 @@ def start_hosts(trees: list[OptMl], cluster: str | None = None) -> list[subproce
     cluster = cluster or addresses()
     return [
         subprocess.Popen(
-            [str(Path(__file__).resolve().parent.parent / "train")],
+            [str(TRAIN)],
             env={**tree.environment(), "CLUSTER_ADDRESSES": cluster},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -6,6 +6,7 @@ each launch runs once per module (a fixture) and several tests look at its resul
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import submit
 from aws_context import console_url, ecr_registry, image_uri
 from moto_server import ACCOUNT, REGION, REPO, Aws, enforce_iam
 from sagemaker_env import METRIC_DEFINITIONS, format_epoch_line, format_test_line
@@ -64,6 +68,7 @@ def custom(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Laun
         "TAG=v7",
         "INSTANCE_TYPE=ml.c5.2xlarge",
         "INSTANCE_COUNT=2",
+        "DISTRIBUTION=sharded",
         "VOLUME_SIZE=50",
         "INPUTS=training=s3://team-bucket/data/eeg/ validation=s3://team-bucket/data/eeg-validation/",
         "HYPERPARAMETERS=epochs=3 learning_rate=0.01 features=raw",
@@ -166,6 +171,23 @@ def test_submit_uses_the_instance_type_count_and_volume_asked_for(custom: Launch
     )
 
 
+def test_distribution_sharded_gives_each_instance_its_share_of_the_training_files_only(
+    custom: Launch,
+) -> None:
+    distributions = {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+        for channel in custom.job["InputDataConfig"]
+    }
+
+    assert distributions == {"training": "ShardedByS3Key", "validation": "FullyReplicated"}
+
+
+def test_every_instance_gets_every_training_file_by_default(defaults: Launch) -> None:
+    (channel,) = defaults.job["InputDataConfig"]
+
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
+
+
 def test_submit_creates_one_channel_per_input_pair(custom: Launch) -> None:
     assert custom.channels() == {
         "training": "s3://team-bucket/data/eeg/",
@@ -240,6 +262,27 @@ def test_tensorboard_1_syncs_the_event_files_beside_the_jobs_output(aws: Aws) ->
         "S3OutputPath": f"s3://{bucket}/output/{request['TrainingJobName']}/tensorboard",
         "LocalPath": "/opt/ml/output/tensorboard",
     }
+
+
+def test_a_dry_run_asks_for_the_instance_count_and_distribution_given(aws: Aws) -> None:
+    aws.run("make", "upload")
+
+    printed = aws.run(
+        "make",
+        "--no-print-directory",
+        "-s",
+        "submit",
+        f"ROLE={ROLE}",
+        "INSTANCE_COUNT=3",
+        "DISTRIBUTION=sharded",
+        "DRY_RUN=1",
+    )
+
+    assert printed.returncode == 0, printed.stderr
+    request = json.loads(printed.stdout)
+    assert request["ResourceConfig"]["InstanceCount"] == 3
+    [channel] = request["InputDataConfig"]
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
 
 
 def test_the_input_mode_is_file_unless_asked(dry_run: Launch) -> None:
@@ -322,6 +365,42 @@ def test_submit_refuses_a_max_wait_shorter_than_the_max_run(aws: Aws) -> None:
     assert "--max-wait 600 is less than the max run time 3600" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "INSTANCE_COUNT=101",
+            "submit: error: invalid --instance-count 101: a training job runs 1 to 100 instances",
+        ),
+        ("INSTANCE_COUNT=0", "argument --instance-count: expected a positive whole number, got '0'"),
+        ("INSTANCE_COUNT=two", "argument --instance-count: expected a positive whole number, got 'two'"),
+        (
+            "DISTRIBUTION=striped",
+            "submit: error: invalid --distribution 'striped': use replicated or sharded",
+        ),
+    ],
+)
+def test_submit_refuses_an_instance_count_or_distribution_it_cannot_launch(
+    aws: Aws, setting: str, message: str
+) -> None:
+    aws.run("make", "upload")
+
+    result = aws.run("make", "submit", f"ROLE={ROLE}", setting)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert aws.training_jobs() == []
+
+
+def test_local_mode_refuses_sharded_input_as_it_copies_every_file_to_every_container(aws: Aws) -> None:
+    result = aws.run("make", "submit", "LOCAL=1", "DISTRIBUTION=sharded", "DRY_RUN=1")
+
+    assert result.returncode != 0
+    assert "submit: error: --local copies every file to every container: drop --distribution sharded" in (
+        result.stderr
+    )
+
+
 def test_submit_reports_access_denied_naming_the_refused_call(aws: Aws) -> None:
     aws.run("make", "upload")
     iam = aws.client("iam")
@@ -370,3 +449,34 @@ def test_a_full_image_uri_is_used_as_given() -> None:
 def test_the_console_of_a_china_region_is_on_amazonaws_cn() -> None:
     url = console_url("cn-northwest-1", "eeg-1")
     assert url == "https://console.amazonaws.cn/sagemaker/home?region=cn-northwest-1#/jobs/eeg-1"
+
+
+@given(st.text(max_size=20))
+def test_any_distribution_is_replicated_or_sharded_or_refused_in_one_line(text: str) -> None:
+    accepted = {"": "FullyReplicated", "replicated": "FullyReplicated", "sharded": "ShardedByS3Key"}
+    try:
+        chosen = submit.s3_distribution(text)
+    except submit.UserError as error:
+        assert text.strip() not in accepted
+        assert "\n" not in str(error) and str(error).endswith("use replicated or sharded")
+    else:
+        assert chosen == accepted[text.strip()]
+
+
+@given(st.integers(min_value=-5, max_value=1000))
+def test_an_instance_count_from_1_to_100_is_kept_and_any_other_refused(count: int) -> None:
+    if 1 <= count <= 100:
+        assert submit.checked_instance_count(count) == count
+    else:
+        with pytest.raises(submit.UserError, match=f"invalid --instance-count {count}: "):
+            submit.checked_instance_count(count)
+
+
+@given(st.text(max_size=12))
+def test_any_instance_count_text_is_a_positive_whole_number_empty_or_refused(text: str) -> None:
+    try:
+        count = submit.positive(text)
+    except argparse.ArgumentTypeError as error:
+        assert "expected a positive whole number" in str(error)
+    else:
+        assert count is None if not text.strip() else count >= 1 and count == int(text)
