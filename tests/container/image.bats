@@ -49,7 +49,7 @@ setup_file() {
 
 # What the serving test starts, removed whatever the test's outcome.
 teardown() {
-  docker rm --force eeg-serve >/dev/null 2>&1 || true
+  docker rm --force eeg-serve algo-1 algo-2 >/dev/null 2>&1 || true
   docker network rm eeg-serving >/dev/null 2>&1 || true
 }
 
@@ -184,4 +184,24 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
   run -0 docker stop -t 30 eeg-serve
   run -0 docker inspect --format '{{.State.ExitCode}}' eeg-serve
   assert_output 0
+}
+
+@test "make local HOSTS=2 in Docker: containers algo-1 and algo-2 find each other by name and train one model" {
+  local project="${BATS_TEST_TMPDIR}/project"
+  mkdir -p "${project}"
+  cp -r "${REPO_DIR}"/{Dockerfile,.dockerignore,train,serve,train_local.sh,requirements.txt,requirements-gpu.txt,serving} \
+    "${REPO_DIR}"/*.py "${REPO_DIR}/test_dir" "${project}/"
+  rm -rf "${project:?}/test_dir/model/"* "${project:?}/test_dir/output/"* "${project}/test_dir/hosts"
+  echo '{"epochs": "2", "patience": "0"}' >"${project}/test_dir/input/config/hyperparameters.json"
+
+  HOSTS=2 RUNNER=docker BASE_IMAGE="${BASE_IMAGE}" DOCKER_BUILD_NETWORK=host \
+    run -0 "${project}/train_local.sh" eeg-hosts
+
+  assert_output --partial "runner=docker image=eeg-hosts hosts=2"
+  assert_line --regexp '^data: .* host=algo-1 \(1 of 2, replicated\)$'
+  assert [ -s "${project}/test_dir/model/model.keras" ]
+  run -0 tail -n 1 "${project}/test_dir/hosts/algo-2/train.log"
+  assert_output "done: the model is written by algo-1"
+  run docker network ls --format '{{.Name}}'
+  refute_output --partial "eeg-local-"
 }
