@@ -197,3 +197,20 @@ def test_sigterm_to_one_host_stops_every_host_at_the_same_step_without_a_model(t
     assert all(reason.startswith("stopped by SIGTERM after epoch") for reason in reasons), reasons
     assert reasons[0] == reasons[1]
     assert not trees[0].model_file.exists()
+
+
+def test_a_job_resumed_on_two_hosts_continues_from_their_checkpoints(tmp_path):
+    trees = host_trees(tmp_path, {"epochs": "2", "patience": "0"})
+    for tree in trees:
+        (tree.base / "input" / "config" / "checkpointconfig.json").write_text(
+            json.dumps({"LocalPath": "/opt/ml/checkpoints"})
+        )
+    finish(start_hosts(trees))
+    for tree in trees:
+        tree.hyperparameters({"epochs": "4", "patience": "0"})
+
+    outputs = finish(start_hosts(trees))
+
+    for output in outputs:
+        assert "after epoch 2" in output and "epoch=3/4" in output and "epoch=1/4" not in output, output
+    assert [row["epoch"] for row in history(trees[0])] == ["1", "2", "3", "4"]
