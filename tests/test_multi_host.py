@@ -30,8 +30,16 @@ TRAIN = Path(__file__).resolve().parent.parent / "train"
 PEER_FAILURE_S = 120
 
 
-def host_trees(tmp_path: Path, hyperparameters: dict[str, str], distribution: str = "FullyReplicated"):
-    """One /opt/ml tree per host, each naming itself in resourceconfig.json, with the same data."""
+def host_trees(
+    tmp_path: Path,
+    hyperparameters: dict[str, str],
+    distribution: str = "FullyReplicated",
+    checkpoints: bool = False,
+):
+    """One /opt/ml tree per host, each naming itself in resourceconfig.json, with the same data.
+
+    checkpoints: the job has a CheckpointConfig, so every host saves (and resumes) each epoch.
+    """
     trees = []
     for host in HOSTS:
         tree = new_opt_ml(tmp_path / host)
@@ -41,6 +49,8 @@ def host_trees(tmp_path: Path, hyperparameters: dict[str, str], distribution: st
             json.dumps({"training": {"TrainingInputMode": "File", "S3DistributionType": distribution}})
         )
         tree.hyperparameters(hyperparameters)
+        if checkpoints:
+            (config / "checkpointconfig.json").write_text(json.dumps({"LocalPath": "/opt/ml/checkpoints"}))
         trees.append(tree)
     return trees
 
@@ -124,11 +134,7 @@ def test_with_full_batch_steps_two_hosts_take_the_same_steps_as_one(tmp_path):
 
 
 def test_both_hosts_hold_identical_weights_at_the_end(tmp_path):
-    trees = host_trees(tmp_path, {"epochs": "3", "patience": "0"})
-    for tree in trees:
-        (tree.base / "input" / "config" / "checkpointconfig.json").write_text(
-            json.dumps({"LocalPath": "/opt/ml/checkpoints"})
-        )
+    trees = host_trees(tmp_path, {"epochs": "3", "patience": "0"}, checkpoints=True)
 
     finish(start_hosts(trees))
 
@@ -200,11 +206,7 @@ def test_sigterm_to_one_host_stops_every_host_at_the_same_step_without_a_model(t
 
 
 def test_a_job_resumed_on_two_hosts_continues_from_their_checkpoints(tmp_path):
-    trees = host_trees(tmp_path, {"epochs": "2", "patience": "0"})
-    for tree in trees:
-        (tree.base / "input" / "config" / "checkpointconfig.json").write_text(
-            json.dumps({"LocalPath": "/opt/ml/checkpoints"})
-        )
+    trees = host_trees(tmp_path, {"epochs": "2", "patience": "0"}, checkpoints=True)
     finish(start_hosts(trees))
     for tree in trees:
         tree.hyperparameters({"epochs": "4", "patience": "0"})
