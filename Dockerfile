@@ -54,7 +54,8 @@ RUN python3 -m venv /opt/venv \
 # The program last: code changes rebuild only this layer. train and serve keep their run
 # bits even from a checkout that lost them.
 COPY train train.py serve sagemaker_env.py eeg_data.py data_formats.py safe_pickle.py memory_budget.py \
-     transform.py checkpoint.py early_stopping.py job_outputs.py cluster.py distribution.py /opt/program/
+     transform.py checkpoint.py early_stopping.py job_outputs.py cluster.py distribution.py \
+     fused_adam.py /opt/program/
 COPY serving/*.py /opt/program/serving/
 RUN chmod 755 /opt/program/train /opt/program/serve
 WORKDIR /opt/program

@@ -15,6 +15,7 @@ the container contract and needs no change.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import os
 import platform
@@ -32,6 +33,7 @@ import numpy as np
 
 import cluster
 import eeg_data
+import fused_adam
 import transform
 from checkpoint import Checkpoints
 from distribution import Distribution, check_same_classes, for_cluster, lost_peer, pooled_standardisation
@@ -394,6 +396,7 @@ def fit(
         # Its variables made now, not while the step traces: that traces once, not twice.
         with strategy.scope():
             model.optimizer.build(variables)
+    fused = fused_adam.supported(keras, model.optimizer, variables)
 
     def sums(labels: Any, probabilities: Any, loss_sum: Any) -> Any:
         """(loss summed over rows, correct predictions, rows) of one batch."""
@@ -417,7 +420,11 @@ def fit(
             # The mean over every replica's rows, which are as many on each: the gradients
             # are summed over the replicas.
             mean = loss_sum / tf.cast(tf.shape(index)[0] * distribution.replicas, loss_sum.dtype)
-        model.optimizer.apply_gradients(zip(tape.gradient(mean, variables), variables, strict=True))
+        gradients = tape.gradient(mean, variables)
+        if fused:
+            fused_adam.apply(model.optimizer, gradients, variables)
+        else:
+            model.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return tf.concat([sums(labels, probabilities, loss_sum), [stop]], axis=0)
 
     # Any number of rows, so an epoch's shorter last batch does not trace the step again.
@@ -441,29 +448,36 @@ def fit(
         per_replica = strategy.run(replica_validation, args=(start,))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    for epoch in range(initial_epoch, hyperparameters["epochs"]):
-        started = time.monotonic()
-        order = tf.random.shuffle(tf.range(rows))
-        if epoch_rows > rows:
-            order = tf.tile(order, [-(-epoch_rows // rows)])[:epoch_rows]
-        totals = np.zeros(3)
-        for first in range(0, epoch_rows, batch):
-            reduced = train_step(order[first : first + batch], tf.constant(float(bool(stop_requested))))
-            reduced = reduced.numpy()
-            if reduced[3]:
-                return True
-            totals += reduced[:3]
-        loss_sum, correct, seen = totals
-        row = {"epoch": epoch + 1, "loss": float(loss_sum / seen), "accuracy": float(correct / seen)}
-        if val_slices:
-            loss_sum, correct, seen = sum(
-                validate_slice(start).numpy().astype(np.float64)
-                for start in range(0, val_slices * VALIDATION_SLICE, VALIDATION_SLICE)
-            )
-            row.update(val_loss=float(loss_sum / seen), val_accuracy=float(correct / seen))
-        if after_epoch({**row, "time": round(time.monotonic() - started, 3)}):
-            break
-    return False
+    # What exists now (TensorFlow's modules, the data, the model) lives as long as training:
+    # frozen out of the garbage collector's full passes, which tracing the step would
+    # otherwise set off over and over, each pass walking some 350,000 objects.
+    gc.freeze()
+    try:
+        for epoch in range(initial_epoch, hyperparameters["epochs"]):
+            started = time.monotonic()
+            order = tf.random.shuffle(tf.range(rows))
+            if epoch_rows > rows:
+                order = tf.tile(order, [-(-epoch_rows // rows)])[:epoch_rows]
+            totals = np.zeros(3)
+            for first in range(0, epoch_rows, batch):
+                reduced = train_step(order[first : first + batch], tf.constant(float(bool(stop_requested))))
+                reduced = reduced.numpy()
+                if reduced[3]:
+                    return True
+                totals += reduced[:3]
+            loss_sum, correct, seen = totals
+            row = {"epoch": epoch + 1, "loss": float(loss_sum / seen), "accuracy": float(correct / seen)}
+            if val_slices:
+                loss_sum, correct, seen = sum(
+                    validate_slice(start).numpy().astype(np.float64)
+                    for start in range(0, val_slices * VALIDATION_SLICE, VALIDATION_SLICE)
+                )
+                row.update(val_loss=float(loss_sum / seen), val_accuracy=float(correct / seen))
+            if after_epoch({**row, "time": round(time.monotonic() - started, 3)}):
+                break
+        return False
+    finally:
+        gc.unfreeze()  # back in the collector's sight, for whatever runs after training
 
 
 def evaluate(keras: Any, model: Any, x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, float]:
