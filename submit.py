@@ -114,12 +114,14 @@ def local_mode(text: str) -> str | None:
 
 
 def positive(text: str) -> int | None:
-    if not text.strip():
+    # str.strip() removes more than int() ignores (the separators \x1c-\x1f): parse what it keeps.
+    digits = text.strip()
+    if not digits:
         return None
     # ASCII digits only: "¹" and "٣" pass isdigit() but not int()
-    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
+    if not (digits.isascii() and digits.isdigit()) or int(digits) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return int(text)
+    return int(digits)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import submit
@@ -473,10 +473,12 @@ def test_an_instance_count_from_1_to_100_is_kept_and_any_other_refused(count: in
 
 
 @given(st.text(max_size=12))
+@example("0\x1f").via("str.strip() removes it, int() does not")
+@example("2\x1f")
 def test_any_instance_count_text_is_a_positive_whole_number_empty_or_refused(text: str) -> None:
     try:
         count = submit.positive(text)
     except argparse.ArgumentTypeError as error:
         assert "expected a positive whole number" in str(error)
     else:
-        assert count is None if not text.strip() else count >= 1 and count == int(text)
+        assert count is None if not text.strip() else count >= 1 and count == int(text.strip())
