@@ -1,6 +1,6 @@
 """Keras's Adam, stepped with TensorFlow's fused Adam kernel: one op per weight.
 
-Keras's Adam.update_step builds some 35 graph ops for each weight (casts, powers, reads,
+Keras's Adam.update_step builds dozens of graph ops for each weight (casts, powers, reads,
 three assignments), which on a small network is most of the training step's graph: most
 of the time it takes to trace and first run it, which is most of a small job's first epoch.
 TensorFlow's ResourceApplyAdam computes the same update in one kernel:
@@ -13,8 +13,9 @@ uses Python's float64, 1.3e-5 apart (relative) at beta_2 = 0.999.
 
 apply() runs it on the optimizer's own moment variables and step count, so the model, its
 checkpoints and the saved file stay plain Keras (an Adam any Keras loads, state and all).
-Only a plain keras.optimizers.Adam qualifies (supported()); any other optimizer, or an
-Adam with amsgrad, weight decay, clipping or EMA, takes Keras's own apply_gradients.
+Only a plain keras.optimizers.Adam qualifies (supported()); any other optimizer, an Adam
+with amsgrad, weight decay, clipping, EMA or loss scaling, or weights with constraints
+take Keras's own apply_gradients.
 """
 
 from __future__ import annotations
@@ -30,14 +31,20 @@ CHANGES_THE_STEP = (
     "global_clipnorm",
     "use_ema",
     "gradient_accumulation_steps",
+    "loss_scale_factor",
 )
 
 
 def supported(keras: Any, optimizer: Any, variables: list[Any]) -> bool:
-    """True when apply() computes exactly what optimizer.apply_gradients would (once built)."""
+    """True when apply() takes the step optimizer.apply_gradients would, to float32 rounding.
+
+    The optimizer must be built; a learning-rate schedule is fine (read at each step).
+    """
     return (
         type(optimizer) is keras.optimizers.Adam
         and all(variable.dtype == "float32" for variable in variables)
+        # Keras projects constrained weights after its step; the fused kernel would not.
+        and all(getattr(variable, "constraint", None) is None for variable in variables)
         and not any(getattr(optimizer, option, None) for option in CHANGES_THE_STEP)
         and all(isinstance(getattr(optimizer, name, None), (int, float)) for name in ("beta_1", "beta_2"))
         # Keras's own attributes for the moments: checked, since they are not public API.
@@ -48,11 +55,17 @@ def supported(keras: Any, optimizer: Any, variables: list[Any]) -> bool:
 def apply(optimizer: Any, gradients: list[Any], variables: list[Any]) -> None:
     """One Adam step, as apply_gradients takes it, inside a replica's training step.
 
-    As Keras does, the gradients are first summed over the replicas (several GPUs or hosts),
-    and the step count goes up by one once all weights are updated.
+    As Keras does, a weight without a gradient is left alone, the gradients are first
+    summed over the replicas (several GPUs or hosts), and the step count goes up by one
+    once all weights are updated. In a replica, a weight's handle is that replica's own
+    copy, which each replica updates with the same summed gradients, as Keras's step does.
     """
     import tensorflow as tf
 
+    variables = [
+        variable for gradient, variable in zip(gradients, variables, strict=True) if gradient is not None
+    ]
+    gradients = [gradient for gradient in gradients if gradient is not None]
     context = tf.distribute.get_replica_context()
     if context is not None and context.num_replicas_in_sync > 1:
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)

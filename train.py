@@ -451,7 +451,8 @@ def fit(
 
     # What exists now (TensorFlow's modules, the data, the model) lives as long as training:
     # frozen out of the garbage collector's full passes, which tracing the step would
-    # otherwise set off over and over, each pass walking some 350,000 objects.
+    # otherwise set off over and over, each pass walking hundreds of thousands of objects.
+    frozen_by_caller = gc.get_freeze_count()
     gc.freeze()
     try:
         for epoch in range(initial_epoch, hyperparameters["epochs"]):
@@ -478,7 +479,8 @@ def fit(
                 break
         return False
     finally:
-        gc.unfreeze()  # back in the collector's sight, for whatever runs after training
+        if not frozen_by_caller:  # a caller's own freeze stays as it was
+            gc.unfreeze()
 
 
 def evaluate(keras: Any, model: Any, x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, float]:

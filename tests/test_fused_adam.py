@@ -83,6 +83,25 @@ def test_the_fused_step_leaves_the_weights_and_optimizer_state_keras_adam_would(
         np.testing.assert_allclose(fused_value, keras_value, rtol=ROUNDING, atol=ROUNDING / 10)
 
 
+def test_a_learning_rate_schedule_is_read_at_each_fused_step_as_keras_reads_it():
+    def adam() -> keras.optimizers.Adam:
+        schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=1, decay_rate=0.5)
+        return keras.optimizers.Adam(learning_rate=schedule)
+
+    for fused_value, keras_value in zip(
+        trained(adam(), True, 4, 3), trained(adam(), False, 4, 3), strict=True
+    ):
+        np.testing.assert_allclose(fused_value, keras_value, rtol=ROUNDING, atol=ROUNDING / 10)
+
+
+def test_a_weight_without_a_gradient_is_left_alone():
+    optimizer, used, unused = keras.optimizers.Adam(), keras.Variable([1.0]), keras.Variable([2.0])
+    optimizer.build([used, unused])
+    fused_adam.apply(optimizer, [tf.constant([0.5]), None], [used, unused])
+    assert float(unused.numpy()[0]) == 2.0 and float(used.numpy()[0]) < 1.0
+    assert int(optimizer.iterations) == 1
+
+
 def test_the_step_count_the_checkpoint_saves_counts_fused_steps():
     optimizer = keras.optimizers.Adam()
     trained(optimizer, True, steps=3, seed=1)
@@ -110,18 +129,30 @@ def test_the_adam_train_py_builds_is_stepped_fused():
         keras.optimizers.Adam(weight_decay=0.01),
         keras.optimizers.Adam(clipnorm=1.0),
         keras.optimizers.Adam(use_ema=True),
+        keras.optimizers.Adam(loss_scale_factor=128.0),
         keras.optimizers.AdamW(),
         keras.optimizers.SGD(),
     ],
-    ids=["amsgrad", "weight decay", "clipnorm", "ema", "AdamW", "SGD"],
+    ids=["amsgrad", "weight decay", "clipnorm", "ema", "loss scale", "AdamW", "SGD"],
 )
 def test_any_other_optimizer_or_adam_option_keeps_keras_own_step(optimizer):
     variables = [keras.Variable(np.zeros(3, np.float32))]
+    optimizer.build(variables)  # an unbuilt optimizer is refused anyway
     assert not fused_adam.supported(keras, optimizer, variables)
 
 
+def test_weights_with_a_constraint_keep_keras_own_step():
+    layer = keras.layers.Dense(2, kernel_constraint=keras.constraints.NonNeg())
+    layer.build((None, 3))
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(layer.trainable_variables)
+    assert not fused_adam.supported(keras, optimizer, layer.trainable_variables)
+
+
 def test_weights_other_than_float32_keep_keras_own_step():
-    assert not fused_adam.supported(keras, keras.optimizers.Adam(), [keras.Variable(np.zeros(3, np.float64))])
+    variables, optimizer = [keras.Variable(np.zeros(3, np.float64))], keras.optimizers.Adam()
+    optimizer.build(variables)
+    assert not fused_adam.supported(keras, optimizer, variables)
 
 
 def test_a_model_compiled_with_another_optimizer_still_trains():
