@@ -13,9 +13,9 @@ uses Python's float64, 1.3e-5 apart (relative) at beta_2 = 0.999.
 
 apply() runs it on the optimizer's own moment variables and step count, so the model, its
 checkpoints and the saved file stay plain Keras (an Adam any Keras loads, state and all).
-Only a plain keras.optimizers.Adam qualifies (supported()); any other optimizer, an Adam
-with amsgrad, weight decay, clipping, EMA or loss scaling, or weights with constraints
-take Keras's own apply_gradients.
+apply_gradients() is what training calls: only a plain keras.optimizers.Adam qualifies
+(supported()); any other optimizer, an Adam with amsgrad, weight decay, clipping, EMA or
+loss scaling, or weights with constraints take Keras's own apply_gradients.
 """
 
 from __future__ import annotations
@@ -50,6 +50,17 @@ def supported(keras: Any, optimizer: Any, variables: list[Any]) -> bool:
         # Keras's own attributes for the moments: checked, since they are not public API.
         and all(hasattr(optimizer, name) for name in ("_momentums", "_velocities", "_get_variable_index"))
     )
+
+
+def apply_gradients(keras: Any, optimizer: Any, gradients: list[Any], variables: list[Any]) -> None:
+    """optimizer.apply_gradients, taken by apply() wherever supported() says it is the same.
+
+    Called while the training step traces, so the choice is made once, not at every step.
+    """
+    if supported(keras, optimizer, variables):
+        apply(optimizer, gradients, variables)
+    else:
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
 
 
 def apply(optimizer: Any, gradients: list[Any], variables: list[Any]) -> None:

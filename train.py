@@ -397,7 +397,6 @@ def fit(
         # Its variables made now, not while the step traces: that traces once, not twice.
         with strategy.scope():
             model.optimizer.build(variables)
-    fused = fused_adam.supported(keras, model.optimizer, variables)
 
     def sums(labels: Any, probabilities: Any, loss_sum: Any) -> Any:
         """(loss summed over rows, correct predictions, rows) of one batch."""
@@ -421,11 +420,7 @@ def fit(
             # The mean over every replica's rows, which are as many on each: the gradients
             # are summed over the replicas.
             mean = loss_sum / tf.cast(tf.shape(index)[0] * distribution.replicas, loss_sum.dtype)
-        gradients = tape.gradient(mean, variables)
-        if fused:
-            fused_adam.apply(model.optimizer, gradients, variables)
-        else:
-            model.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        fused_adam.apply_gradients(keras, model.optimizer, tape.gradient(mean, variables), variables)
         return tf.concat([sums(labels, probabilities, loss_sum), [stop]], axis=0)
 
     # Any number of rows, so an epoch's shorter last batch does not trace the step again.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import keras
 import numpy as np
@@ -60,6 +60,18 @@ def trained(optimizer: keras.optimizers.Optimizer, fused: bool, steps: int, seed
     return [np.asarray(v) for v in model.weights] + [np.asarray(v) for v in optimizer.variables]
 
 
+def assert_fused_steps_match_keras(
+    new_optimizer: Callable[[], keras.optimizers.Optimizer], steps: int, seed: int
+) -> None:
+    ours, keras_own = (
+        trained(new_optimizer(), True, steps, seed),
+        trained(new_optimizer(), False, steps, seed),
+    )
+    assert len(ours) == len(keras_own)
+    for fused_value, keras_value in zip(ours, keras_own, strict=True):
+        np.testing.assert_allclose(fused_value, keras_value, rtol=ROUNDING, atol=ROUNDING / 10)
+
+
 @settings(max_examples=12, deadline=None)
 @given(
     learning_rate=st.floats(1e-4, 0.1),
@@ -77,10 +89,7 @@ def test_the_fused_step_leaves_the_weights_and_optimizer_state_keras_adam_would(
             learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
         )
 
-    ours, keras_own = trained(adam(), True, steps, seed), trained(adam(), False, steps, seed)
-    assert len(ours) == len(keras_own)
-    for fused_value, keras_value in zip(ours, keras_own, strict=True):
-        np.testing.assert_allclose(fused_value, keras_value, rtol=ROUNDING, atol=ROUNDING / 10)
+    assert_fused_steps_match_keras(adam, steps, seed)
 
 
 def test_a_learning_rate_schedule_is_read_at_each_fused_step_as_keras_reads_it():
@@ -88,10 +97,7 @@ def test_a_learning_rate_schedule_is_read_at_each_fused_step_as_keras_reads_it()
         schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=1, decay_rate=0.5)
         return keras.optimizers.Adam(learning_rate=schedule)
 
-    for fused_value, keras_value in zip(
-        trained(adam(), True, 4, 3), trained(adam(), False, 4, 3), strict=True
-    ):
-        np.testing.assert_allclose(fused_value, keras_value, rtol=ROUNDING, atol=ROUNDING / 10)
+    assert_fused_steps_match_keras(adam, steps=4, seed=3)
 
 
 def test_a_weight_without_a_gradient_is_left_alone():
@@ -110,10 +116,7 @@ def test_the_step_count_the_checkpoint_saves_counts_fused_steps():
 
 def test_the_fused_step_matches_keras_under_mixed_bfloat16_too():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    ours = trained(keras.optimizers.Adam(), True, steps=3, seed=2)
-    keras_own = trained(keras.optimizers.Adam(), False, steps=3, seed=2)
-    for fused_value, keras_value in zip(ours, keras_own, strict=True):
-        np.testing.assert_allclose(fused_value, keras_value, rtol=ROUNDING, atol=ROUNDING / 10)
+    assert_fused_steps_match_keras(keras.optimizers.Adam, steps=3, seed=2)
 
 
 def test_the_adam_train_py_builds_is_stepped_fused():
