@@ -57,6 +57,7 @@ REAL_SETS = ("Blink", "SelfRegulationSCP1")
 ORIGINAL = {
     **train.HYPERPARAMETERS,
     "features": "fft",
+    "members": 1,
     "batch_size": 32,
     "epochs": 100,
     "patience": 0,

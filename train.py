@@ -60,7 +60,8 @@ HYPERPARAMETERS: dict[str, Any] = {
     "channels": 1,  # channels each 2-D row concatenates, one after another; 3-D arrays give their own
     "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
     # model and training
-    "model": "mlp",  # mlp: the original Dense 1024-512-256-64, tanh (see MODELS)
+    "model": "mlp",  # mlp: the original Dense 1024-512-256-64, tanh (see build_model)
+    "members": 1,  # networks side by side, trained on their averaged prediction (see build_model)
     "epochs": 100,
     "patience": 10,  # stop after this many epochs without a lower validation loss; 0: run every epoch
     "batch_size": 0,  # rows per training step; 0: automatic, see training_batch_size
@@ -74,6 +75,7 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "channels": (1, 10_000),
     "validation_fraction": (0.0, 0.9),
     "model": ("mlp",),
+    "members": (1, 64),
     "epochs": (1, 100_000),
     "patience": (0, 100_000),
     "batch_size": (0, 1_000_000),
@@ -162,7 +164,9 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
     epoch_rows = int(distribution.all_reduce(len(data["x_train"]), "max")[0])
     batch_size = training_batch_size(hyperparameters["batch_size"], epoch_rows)
     print(
-        f"training: model={hyperparameters['model']} precision={precision} "
+        f"training: model={hyperparameters['model']}"
+        + (f" members={hyperparameters['members']}" if hyperparameters["members"] > 1 else "")
+        + f" precision={precision} "
         f"batch_size={batch_size}{'' if hyperparameters['batch_size'] else ' (auto)'}"
         + (f" x {distribution.replicas} replicas" if distribution.replicas > 1 else "")
         + f" epochs<={hyperparameters['epochs']} "
@@ -293,7 +297,7 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
 
 def new_model(keras: Any, hyperparameters: dict[str, Any], input_width: int, n_classes: int) -> Any:
     """The network the hyperparameters name, compiled for training."""
-    model = build_model(keras, hyperparameters["model"], input_width, n_classes)
+    model = build_model(keras, hyperparameters["model"], input_width, n_classes, hyperparameters["members"])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
         loss="categorical_crossentropy",
@@ -328,17 +332,39 @@ def cpu_has_bfloat16() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & set(flags))
 
 
-def build_model(keras: Any, name: str, input_width: int, n_classes: int) -> Any:
-    """The network named by the model hyperparameter, ending in a softmax over the classes.
+def build_model(keras: Any, name: str, input_width: int, n_classes: int, members: int = 1) -> Any:
+    """The network named by the model hyperparameter, ending in class probabilities.
 
-    mlp: the original network, Dense 1024-512-256-64 with tanh.
+    mlp: the original network, Dense 1024-512-256-64 with tanh and a softmax.
+    members > 1 puts that many such networks side by side, each with weights of its own,
+    and averages their softmaxes: one model, trained on the averaged prediction. In
+    5-fold CV on the training splits of five real EEG sets, 3 members lowered the validation
+    loss on all five against 1 (README, "Performance"). Each layer computes every member
+    in one op, so the step's graph, and with it the first epoch's tracing, hardly grows.
     """
     if name != "mlp":
         raise UserError(f"unknown model '{name}': use one of {', '.join(ACCEPTED['model'])}")
     layers = [keras.Input(shape=(input_width,))]
-    layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
-    layers += [keras.layers.Dense(n_classes, activation="softmax", dtype="float32")]
-    return keras.Sequential(layers, name="eeg_mlp")
+    if members == 1:
+        layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
+        layers += [keras.layers.Dense(n_classes, activation="softmax", dtype="float32")]
+        return keras.Sequential(layers, name="eeg_mlp")
+    first, *rest = HIDDEN_UNITS
+    layers += [
+        keras.layers.Dense(members * first, activation="tanh"),
+        keras.layers.Reshape((members, first)),  # (rows, members, units): each member's own units
+    ]
+    # Member k's units multiply member k's weights only: rows x members x in -> rows x members x out.
+    layers += [
+        keras.layers.EinsumDense("bki,kio->bko", (members, units), bias_axes="ko", activation="tanh")
+        for units in rest
+    ]
+    layers += [
+        keras.layers.EinsumDense("bki,kio->bko", (members, n_classes), bias_axes="ko"),
+        keras.layers.Softmax(dtype="float32"),
+        keras.layers.GlobalAveragePooling1D(dtype="float32"),  # the members' mean
+    ]
+    return keras.Sequential(layers, name=f"eeg_mlp_x{members}")
 
 
 def training_batch_size(requested: int, rows: int) -> int:
@@ -420,6 +446,9 @@ def fit(
             # The mean over every replica's rows, which are as many on each: the gradients
             # are summed over the replicas.
             mean = loss_sum / tf.cast(tf.shape(index)[0] * distribution.replicas, loss_sum.dtype)
+            if model.losses:  # penalties a model of your own adds (kernel_regularizer, add_loss)
+                penalty = tf.add_n([tf.cast(loss, mean.dtype) for loss in model.losses])
+                mean += penalty / distribution.replicas  # counted once over the replicas' summed gradients
         fused_adam.apply_gradients(keras, model.optimizer, tape.gradient(mean, variables), variables)
         return tf.concat([sums(labels, probabilities, loss_sum), [stop]], axis=0)
 

@@ -69,6 +69,7 @@ def test_the_original_network_and_transform_stay_available_by_name():
         "channels",
         "validation_fraction",
         "model",
+        "members",
         "epochs",
         "patience",
         "batch_size",

@@ -88,6 +88,17 @@ def test_hyperparameters_in_framework_estimator_encoding_are_used(opt_ml):
     assert opt_ml.metadata()["features"]["width"] == 2000
 
 
+def test_a_model_of_two_members_trains_and_is_saved(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1", "members": "2"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "training: model=mlp members=2 " in result.stdout
+    assert opt_ml.metadata()["hyperparameters"]["members"] == 2
+    assert opt_ml.model_file.stat().st_size > 0
+
+
 def test_an_npz_with_integer_labels_trains(opt_ml):
     (opt_ml.training / "output_dict").unlink()
     rng = np.random.default_rng(0)
