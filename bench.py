@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+import holdout
 import real_eeg
 import train
 import transform
@@ -246,7 +247,8 @@ def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
     """
     flat_train = data.x_train.reshape(len(data.x_train), -1)
     flat_test = data.x_test.reshape(len(data.x_test), -1)
-    fit_rows, val_rows = train.validation_split(len(flat_train), train.HYPERPARAMETERS)
+    fraction, seed = train.HYPERPARAMETERS["validation_fraction"], train.HYPERPARAMETERS["seed"]
+    fit_rows, val_rows = holdout.validation_split(flat_train, fraction, seed)  # ./train's split
     features = transform.features(flat_train, "fft")
     mean, std = transform.standardisation(features[fit_rows])
     scaled = transform.standardise(features, mean, std)

@@ -31,8 +31,12 @@ def two_classes(rows: int, width: int) -> dict[str, object]:
 
 def fitted(model: keras.Model, data: dict[str, object], epochs: int) -> list[dict[str, float]]:
     rows: list[dict[str, float]] = []
-    hyperparameters = {**train.HYPERPARAMETERS, "epochs": epochs}
-    train.fit(keras, model, data, hyperparameters, 0, lambda row: bool(rows.append(row)), [])
+
+    def keep_going(row: dict[str, float]) -> bool:
+        rows.append(row)
+        return False
+
+    train.fit(keras, model, data, {**train.HYPERPARAMETERS, "epochs": epochs}, 0, keep_going, [])
     return rows
 
 
@@ -95,6 +99,45 @@ def test_a_model_of_several_members_trains_and_loads_back_predicting_the_same(tm
     assert rows[-1]["loss"] < rows[0]["loss"]
     x = data["x_val"]
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_several_members_in_bfloat16_give_float32_probabilities_and_load_back_the_same(tmp_path: Path):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(0)
+    model = train.build_model(keras, "mlp", 8, 2, members=3)
+    x = np.random.default_rng(2).standard_normal((4, 8)).astype(np.float32)
+
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+
+    assert model(x).dtype == "float32"
+    assert [layer.compute_dtype for layer in model.layers[-3:]] == ["float32"] * 3  # logits, softmax, mean
+    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+
+class SumOfMagnitudes(keras.layers.Layer):
+    """A layer that adds a penalty of its own, one value per row (Keras sums it)."""
+
+    def call(self, inputs):
+        self.add_loss(keras.ops.sum(keras.ops.abs(inputs), axis=-1))
+        return inputs
+
+
+def test_penalties_of_different_shapes_are_summed_into_the_loss():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(4, activation="tanh", kernel_regularizer=keras.regularizers.L2(0.1)),
+            SumOfMagnitudes(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="categorical_crossentropy")
+
+    rows = fitted(model, two_classes(64, 8), epochs=3)
+
+    assert len(rows) == 3 and all(np.isfinite(row["loss"]) for row in rows)
 
 
 def test_the_weight_penalty_of_a_model_of_your_own_is_trained_on():

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import holdout
 import moto_server
 import train
 import transform
@@ -183,8 +184,8 @@ def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_on
     features = [transform.features(shard["x_train"], "timefreq") for shard in shards]
     metadata = trees[0].metadata()["features"]
     # Each host standardised with its own statistics first, then all hosts' pooled ones.
-    fit_rows, _ = train.validation_split(30, train.HYPERPARAMETERS)
-    every_row = np.concatenate([rows[fit_rows] for rows in features])
+    fraction, seed = train.HYPERPARAMETERS["validation_fraction"], train.HYPERPARAMETERS["seed"]
+    every_row = np.concatenate([rows[holdout.validation_split(rows, fraction, seed)[0]] for rows in features])
     assert metadata["mean"] == pytest.approx(every_row.mean(axis=0).tolist(), rel=1e-3, abs=1e-3)
 
 

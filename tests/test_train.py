@@ -99,6 +99,40 @@ def test_a_model_of_two_members_trains_and_is_saved(opt_ml):
     assert opt_ml.model_file.stat().st_size > 0
 
 
+def test_validation_rows_that_repeat_training_rows_are_counted_in_the_log(opt_ml, sample_data):
+    np.savez(
+        opt_ml.channel("validation") / "validation.npz",
+        x_train=sample_data["x_train"][:6],
+        y_train=sample_data["y_train2"][:6],
+    )
+    with (opt_ml.training / "output_dict").open("wb") as file:
+        pickle.dump(sample_data, file)
+    opt_ml.hyperparameters({"epochs": "1"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    warning = (
+        "warning: 6 of 6 validation rows repeat a training row, and early stopping counts them as unseen"
+    )
+    assert warning in result.stdout
+
+
+def test_test_rows_that_repeat_training_rows_are_counted_in_the_log(opt_ml, sample_data):
+    sample_data["x_test"][:3] = sample_data["x_train"][:3]
+    with (opt_ml.training / "output_dict").open("wb") as file:
+        pickle.dump(sample_data, file)
+    opt_ml.hyperparameters({"epochs": "1"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    warning = (
+        "warning: 3 of 10 test rows repeat a training or validation row, and the test metrics count them"
+    )
+    assert warning in result.stdout
+
+
 def test_an_npz_with_integer_labels_trains(opt_ml):
     (opt_ml.training / "output_dict").unlink()
     rng = np.random.default_rng(0)
