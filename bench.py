@@ -248,7 +248,9 @@ def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
     flat_train = data.x_train.reshape(len(data.x_train), -1)
     flat_test = data.x_test.reshape(len(data.x_test), -1)
     fraction, seed = train.HYPERPARAMETERS["validation_fraction"], train.HYPERPARAMETERS["seed"]
-    fit_rows, val_rows = holdout.validation_split(flat_train, fraction, seed)  # ./train's split
+    # ./train's split, which finds copies among the default features
+    default_features = transform.features(data.x_train, train.HYPERPARAMETERS["features"])
+    fit_rows, val_rows = holdout.validation_split(holdout.digests(default_features), fraction, seed)
     features = transform.features(flat_train, "fft")
     mean, std = transform.standardisation(features[fit_rows])
     scaled = transform.standardise(features, mean, std)

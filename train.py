@@ -143,17 +143,22 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         ),
         flush=True,
     )
-    repeated = {
-        "validation": ("a training", "early stopping counts"),
-        "test": ("a training or validation", "the test metrics count"),
-    }
-    for name, (copies, rows) in data["copies"].items():
-        if copies:
-            row, scored = repeated[name]
-            print(
-                f"warning: {copies} of {rows} {name} rows repeat {row} row, and {scored} them as unseen",
-                flush=True,
-            )
+    (val_repeats, val_rows), (test_repeats, test_rows) = (
+        data["repeats"]["validation"],
+        data["repeats"]["test"],
+    )
+    if val_repeats:
+        print(
+            f"warning: {val_repeats} of {val_rows} validation rows repeat a training row, "
+            "and early stopping counts them as unseen",
+            flush=True,
+        )
+    if test_repeats:
+        print(
+            f"warning: {test_repeats} of {test_rows} test rows repeat a training or validation row, "
+            "and the test metrics count them as unseen",
+            flush=True,
+        )
     if hosts.size > 1:
         cluster.wait_until_resolvable(hosts.addresses)
 
@@ -598,21 +603,28 @@ def load_data(
     x_train, y_train = features_of(training.train, "training"), np.searchsorted(classes, ids)
     test_rows = training.test
     del training  # the recordings: only their features are kept
+    # Copies of one recording are found by digest (holdout.py): kept on one side of the
+    # split, and counted where validation or test rows repeat a row the model learnt from.
+    train_digests = holdout.digests(x_train)
 
-    x_val, y_val = x_train[:0], y_train[:0]
+    x_val, y_val, val_digests = x_train[:0], y_train[:0], train_digests[:0]
     if paths.channel("validation").exists():
         rows = eeg_data.all_rows(read("validation"))
         if rows is not None:
             x_val, y_val = features_of(rows, "validation"), to_class_index(rows.y, classes, "validation")
+            val_digests = holdout.digests(x_val)
         del rows
     elif hyperparameters["validation_fraction"] > 0:
         fit_rows, val_rows = holdout.validation_split(
-            x_train, hyperparameters["validation_fraction"], hyperparameters["seed"]
+            train_digests, hyperparameters["validation_fraction"], hyperparameters["seed"]
         )
         if not len(fit_rows):
-            raise UserError("validation_fraction leaves no training rows: lower it")
-        x_val, y_val = x_train[val_rows], y_train[val_rows]
-        x_train, y_train = x_train[fit_rows], y_train[fit_rows]
+            raise UserError(
+                "validation_fraction leaves no training rows (copies of one recording are held out "
+                "together): lower it"
+            )
+        x_val, y_val, val_digests = x_train[val_rows], y_train[val_rows], train_digests[val_rows]
+        x_train, y_train, train_digests = x_train[fit_rows], y_train[fit_rows], train_digests[fit_rows]
 
     x_test, y_test = x_train[:0], y_train[:0]
     if not read_test:
@@ -622,10 +634,10 @@ def load_data(
     if test_rows is not None:
         x_test, y_test = features_of(test_rows, "test"), to_class_index(test_rows.y, classes, "test")
     del test_rows
-    # Rows that repeat rows the model learnt from are scored as unseen: the log counts them.
-    copies = {
-        "validation": (holdout.copies_of_rows(x_val, x_train), len(x_val)),
-        "test": (holdout.copies_of_rows(x_test, np.concatenate([x_train, x_val])), len(x_test)),
+    # (rows that repeat a row the model learnt from, rows), over every host's rows
+    repeats = {
+        "validation": (holdout.repeats(val_digests, train_digests), len(x_val)),
+        "test": (holdout.repeats(holdout.digests(x_test), train_digests, val_digests), len(x_test)),
     }
 
     # Statistics come from the training rows alone and travel with the model.
@@ -659,7 +671,7 @@ def load_data(
         "class_names": [str(name) for name in classes.tolist()],
         "mean": mean,
         "std": std,
-        "copies": copies,
+        "repeats": repeats,
     }
 
 

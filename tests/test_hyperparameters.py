@@ -93,3 +93,8 @@ def test_importing_train_py_does_not_load_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "False"
+
+
+def test_more_than_sixteen_members_are_refused():
+    with pytest.raises(UserError, match="members"):
+        parse_hyperparameters({"members": "17"}, HYPERPARAMETERS, ACCEPTED)

@@ -185,7 +185,8 @@ def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_on
     metadata = trees[0].metadata()["features"]
     # Each host standardised with its own statistics first, then all hosts' pooled ones.
     fraction, seed = train.HYPERPARAMETERS["validation_fraction"], train.HYPERPARAMETERS["seed"]
-    every_row = np.concatenate([rows[holdout.validation_split(rows, fraction, seed)[0]] for rows in features])
+    fit_rows = [holdout.validation_split(holdout.digests(rows), fraction, seed)[0] for rows in features]
+    every_row = np.concatenate([rows[fit] for rows, fit in zip(features, fit_rows, strict=True)])
     assert metadata["mean"] == pytest.approx(every_row.mean(axis=0).tolist(), rel=1e-3, abs=1e-3)
 
 
