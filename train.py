@@ -201,6 +201,21 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
                 f"the checkpoint in {paths.checkpoints} expects {model.input_shape[-1]} features but the "
                 f"data gives {data['x_train'].shape[1]}: delete the checkpoint folder to start afresh"
             )
+    # Built outside the strategy's scope: its variables are compared, never shared with other hosts.
+    if history and weight_shapes(model) != weight_shapes(
+        build_model(
+            keras,
+            hyperparameters["model"],
+            data["x_train"].shape[1],
+            len(data["class_names"]),
+            hyperparameters["members"],
+        )
+    ):
+        raise UserError(
+            f"the checkpoint in {paths.checkpoints} holds another network than the hyperparameters "
+            "build (model, members): resume with the ones it was trained with, or delete the "
+            "checkpoint folder to start afresh"
+        )
     resumed = distribution.all_reduce([len(history), -len(history)], "max")
     if resumed[0] != -resumed[1]:
         raise UserError(
@@ -384,6 +399,10 @@ def build_model(keras: Any, name: str, input_width: int, n_classes: int, members
         keras.layers.GlobalAveragePooling1D(dtype="float32"),  # the members' mean
     ]
     return keras.Sequential(layers, name=f"eeg_mlp_x{members}")
+
+
+def weight_shapes(model: Any) -> list[tuple[int, ...]]:
+    return [tuple(weight.shape) for weight in model.weights]
 
 
 def training_batch_size(requested: int, rows: int) -> int:

@@ -214,6 +214,21 @@ def test_a_restarted_job_resumes_from_its_checkpoint(opt_ml):
     assert [row["epoch"] for row in rows] == ["1", "2"]
 
 
+def test_a_checkpoint_of_another_network_is_refused_rather_than_resumed(opt_ml):
+    (opt_ml.base / "input/config/checkpointconfig.json").write_text(
+        json.dumps({"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://bucket/checkpoints"})
+    )
+    opt_ml.hyperparameters({"epochs": "1"})
+    assert opt_ml.run().returncode == 0
+    opt_ml.hyperparameters({"epochs": "2", "members": "2"})
+
+    result = opt_ml.run()
+
+    assert result.returncode != 0
+    assert "holds another network than the hyperparameters build" in opt_ml.failure_file.read_text()
+    assert not opt_ml.model_file.exists()
+
+
 def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
     # several shuffled batches per epoch, so the order of rows matters
     opt_ml.hyperparameters({"epochs": "3", "batch_size": "8", "patience": "0", "seed": "3"})
