@@ -143,22 +143,8 @@ def train(paths: Paths, stop_requested: list[int]) -> None:
         ),
         flush=True,
     )
-    (val_repeats, val_rows), (test_repeats, test_rows) = (
-        data["repeats"]["validation"],
-        data["repeats"]["test"],
-    )
-    if val_repeats:
-        print(
-            f"warning: {val_repeats} of {val_rows} validation rows repeat a training row, "
-            "and early stopping counts them as unseen",
-            flush=True,
-        )
-    if test_repeats:
-        print(
-            f"warning: {test_repeats} of {test_rows} test rows repeat a training or validation row, "
-            "and the test metrics count them as unseen",
-            flush=True,
-        )
+    for warning in data["warnings"]:
+        print(f"warning: {warning}", flush=True)
     if hosts.size > 1:
         cluster.wait_until_resolvable(hosts.addresses)
 
@@ -653,11 +639,18 @@ def load_data(
     if test_rows is not None:
         x_test, y_test = features_of(test_rows, "test"), to_class_index(test_rows.y, classes, "test")
     del test_rows
-    # (rows that repeat a row the model learnt from, rows), over every host's rows
-    repeats = {
-        "validation": (holdout.repeats(val_digests, train_digests), len(x_val)),
-        "test": (holdout.repeats(holdout.digests(x_test), train_digests, val_digests), len(x_test)),
-    }
+    # Counted over every host's rows, before each takes its share.
+    warnings = []
+    if repeated := holdout.repeats(val_digests, train_digests):
+        warnings.append(
+            f"{repeated} of {len(x_val)} validation rows repeat a training row, "
+            "and early stopping counts them as unseen"
+        )
+    if repeated := holdout.repeats(holdout.digests(x_test), train_digests, val_digests):
+        warnings.append(
+            f"{repeated} of {len(x_test)} test rows repeat a training or validation row, "
+            "and the test metrics count them as unseen"
+        )
 
     # Statistics come from the training rows alone and travel with the model.
     mean, std = transform.standardisation(x_train)
@@ -690,7 +683,7 @@ def load_data(
         "class_names": [str(name) for name in classes.tolist()],
         "mean": mean,
         "std": std,
-        "repeats": repeats,
+        "warnings": warnings,
     }
 
 

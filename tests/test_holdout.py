@@ -8,6 +8,10 @@ from hypothesis import strategies as st
 
 import holdout
 
+# rows_with_copies's arguments, and a validation fraction
+ROWS = {"draw_seed": st.integers(0, 2**32 - 1), "distinct": st.integers(1, 30), "copies": st.integers(0, 30)}
+FRACTIONS = st.floats(0.0, 0.9)
+
 
 def rows_with_copies(draw_seed: int, distinct: int, copies: int, width: int = 5) -> np.ndarray:
     """distinct random rows, then copies of some of them, shuffled."""
@@ -42,13 +46,7 @@ def test_copies_of_a_held_out_recording_are_held_out_with_it():
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    draw_seed=st.integers(0, 2**32 - 1),
-    distinct=st.integers(1, 30),
-    copies=st.integers(0, 30),
-    fraction=st.floats(0.0, 0.9),
-    seed=st.integers(0, 2**31 - 1),
-)
+@given(**ROWS, fraction=FRACTIONS, seed=st.integers(0, 2**31 - 1))
 @example(draw_seed=0, distinct=1, copies=5, fraction=0.5, seed=0)
 def test_no_validation_row_repeats_a_training_row_and_every_row_is_on_one_side(
     draw_seed, distinct, copies, fraction, seed
@@ -62,12 +60,7 @@ def test_no_validation_row_repeats_a_training_row_and_every_row_is_on_one_side(
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    draw_seed=st.integers(0, 2**32 - 1),
-    distinct=st.integers(1, 30),
-    copies=st.integers(0, 30),
-    fraction=st.floats(0.0, 0.9),
-)
+@given(**ROWS, fraction=FRACTIONS)
 def test_the_validation_set_exceeds_its_share_by_less_than_one_recordings_copies(
     draw_seed, distinct, copies, fraction
 ):
@@ -80,7 +73,7 @@ def test_the_validation_set_exceeds_its_share_by_less_than_one_recordings_copies
 
 
 @settings(max_examples=50, deadline=None)
-@given(draw_seed=st.integers(0, 2**32 - 1), distinct=st.integers(1, 20), copies=st.integers(0, 20))
+@given(**ROWS)
 def test_repeats_are_counted_as_a_set_of_rows_would_count_them(draw_seed, distinct, copies):
     x = rows_with_copies(draw_seed, distinct, copies)
     training, held_out = x[: len(x) // 2], x[len(x) // 2 :]

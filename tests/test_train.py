@@ -105,8 +105,7 @@ def test_validation_rows_that_repeat_training_rows_are_counted_in_the_log(opt_ml
         x_train=sample_data["x_train"][:6],
         y_train=sample_data["y_train2"][:6],
     )
-    with (opt_ml.training / "output_dict").open("wb") as file:
-        pickle.dump(sample_data, file)
+    replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
     opt_ml.hyperparameters({"epochs": "1"})
 
     result = opt_ml.run()
@@ -120,8 +119,7 @@ def test_validation_rows_that_repeat_training_rows_are_counted_in_the_log(opt_ml
 
 def test_test_rows_that_repeat_training_rows_are_counted_in_the_log(opt_ml, sample_data):
     sample_data["x_test"][:3] = sample_data["x_train"][:3]
-    with (opt_ml.training / "output_dict").open("wb") as file:
-        pickle.dump(sample_data, file)
+    replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
     opt_ml.hyperparameters({"epochs": "1"})
 
     result = opt_ml.run()
