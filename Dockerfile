@@ -55,7 +55,7 @@ RUN python3 -m venv /opt/venv \
 # bits even from a checkout that lost them.
 COPY train train.py serve sagemaker_env.py eeg_data.py data_formats.py safe_pickle.py memory_budget.py \
      transform.py checkpoint.py early_stopping.py job_outputs.py cluster.py distribution.py \
-     fused_adam.py holdout.py /opt/program/
+     fused_adam.py holdout.py training_data.py /opt/program/
 COPY serving/*.py /opt/program/serving/
 RUN chmod 755 /opt/program/train /opt/program/serve
 WORKDIR /opt/program
