@@ -90,9 +90,6 @@ MAX_JOBS ?=
 MAX_PARALLEL ?=
 #> learning_rate, batch_size, patience | tune: NAME=LOW:HIGH or NAME=A,B
 RANGES ?=
-# make bench: where the JSON goes (default bench.json)
-#> bench.json | bench: where the JSON goes
-BENCH_OUT ?=
 # make serve-local / make predict: the port on 127.0.0.1 (default 8080); predict's DATA
 # (default the sample's test rows), ENDPOINT (a SageMaker endpoint) or MODEL (offline)
 #> 8080 | serve-local, predict: the port on 127.0.0.1
@@ -105,20 +102,24 @@ MODEL ?=
 #> learning_curves.png beside the run | plot: the PNG
 OUT ?=
 
+VENV := .venv
+BIN := $(VENV)/bin
+BATS := node_modules/bats/bin/bats
+# The project's own tooling adds its targets and settings; deleting tools/ removes them.
+TOOL_SETTINGS :=
+-include tools/tools.mk
+
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
 # value arrives exactly as given, whatever quotes, $, ` or ; it holds. $(value ...) takes a
 # value as typed: Make does not expand a $(shell ...) inside it either.
 SETTINGS := PYTHON IMAGE TAG REGISTRY BASE_IMAGE GPU RUNNER DATA BUCKET ROLE INSTANCE_TYPE INSTANCE_COUNT \
-  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN BENCH_OUT \
+  INPUTS HYPERPARAMETERS OUTPUT_PATH JOB_NAME MAX_RUN MAX_WAIT VOLUME_SIZE SPOT WAIT LOCAL DRY_RUN \
   TRAINING_JOB MODEL_SERVER_WORKERS MODEL_SERVER_TIMEOUT
 SETTINGS += PORT ENDPOINT MODEL INPUT_MODE TENSORBOARD OUT HOSTS
-SETTINGS += JOB MOTO_PORT MAX_JOBS MAX_PARALLEL RANGES DISTRIBUTION
+SETTINGS += JOB MOTO_PORT MAX_JOBS MAX_PARALLEL RANGES DISTRIBUTION $(TOOL_SETTINGS)
 $(foreach name,$(SETTINGS),$(eval override $(name) := $$(value $(name))))
 export $(SETTINGS)
 
-VENV := .venv
-BIN := $(VENV)/bin
-BATS := node_modules/bats/bin/bats
 export PATH := $(abspath $(BIN)):$(PATH)
 
 ##@ Run
@@ -138,7 +139,7 @@ local: $(VENV)/.installed ## Train on the bundled sample: in Docker when an engi
 
 .PHONY: sample-data
 sample-data: $(VENV)/.installed ## Regenerate test_dir/input/data/training/output_dict (the original's name)
-	$(BIN)/python make_sample_data.py
+	$(BIN)/python tests/make_sample_data.py
 
 ##@ Serve
 
@@ -148,11 +149,11 @@ serve-local: $(VENV)/.installed ## Serve test_dir/model on 127.0.0.1:8080: in Do
 
 .PHONY: predict
 predict: $(VENV)/.installed ## Predict DATA (default the sample's test rows) on the local server, ENDPOINT=name or MODEL=path
-	$(BIN)/python predict.py $${DATA:+"$${DATA}"} --port "$${PORT}" --endpoint "$${ENDPOINT}" --model "$${MODEL}"
+	$(BIN)/python -m aws.predict $${DATA:+"$${DATA}"} --port "$${PORT}" --endpoint "$${ENDPOINT}" --model "$${MODEL}"
 
 .PHONY: plot
 plot: $(VENV)/.installed ## Learning curves as a PNG: make local's run, or JOB=name's output from S3 (OUT=path)
-	$(BIN)/python plot.py --job "$${JOB}" --out "$${OUT}"
+	$(BIN)/python -m aws.plot --job "$${JOB}" --out "$${OUT}"
 
 ##@ Ship to SageMaker
 
@@ -166,7 +167,7 @@ push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, R
 
 .PHONY: upload
 upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI (DATA, BUCKET)
-	$(BIN)/python upload.py --image "$${IMAGE}" --data "$${DATA}" --bucket "$${BUCKET}"
+	$(BIN)/python -m aws.upload --image "$${IMAGE}" --data "$${DATA}" --bucket "$${BUCKET}"
 
 .PHONY: submit
 submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., INSTANCE_COUNT=N, DISTRIBUTION=sharded, INPUT_MODE=FastFile, SPOT=1, TENSORBOARD=1, WAIT=0, LOCAL=1, DRY_RUN=1)
@@ -179,18 +180,18 @@ submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:ia
 
 .PHONY: deploy
 deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1)
-	$(BIN)/python deploy.py --image "$${IMAGE}" --training-job "$${TRAINING_JOB}" --role "$${ROLE}" \
+	$(BIN)/python -m aws.deploy --image "$${IMAGE}" --training-job "$${TRAINING_JOB}" --role "$${ROLE}" \
 	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --endpoint "$${ENDPOINT}" \
 	  --model-server-workers "$${MODEL_SERVER_WORKERS}" --model-server-timeout "$${MODEL_SERVER_TIMEOUT}" \
 	  --wait="$${WAIT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: undeploy
 undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1)
-	$(BIN)/python deploy.py --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
+	$(BIN)/python -m aws.deploy --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: tune
 tune: $(VENV)/.installed ## Tune hyperparameters for validation accuracy (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
-	$(BIN)/python tune.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
+	$(BIN)/python -m aws.tune --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
 	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" --inputs "$${INPUTS}" \
 	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" \
 	  --job-name "$${JOB_NAME}" --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
@@ -201,25 +202,25 @@ tune: $(VENV)/.installed ## Tune hyperparameters for validation accuracy (ROLE, 
 
 .PHONY: status
 status: $(VENV)/.installed ## A job's status, times, instance, final metrics and model (JOB, default the latest of IMAGE)
-	$(BIN)/python jobs.py status --image "$${IMAGE}" --job "$${JOB}"
+	$(BIN)/python -m aws.jobs status --image "$${IMAGE}" --job "$${JOB}"
 
 .PHONY: logs
 logs: $(VENV)/.installed ## Print a job's CloudWatch log, following it while the job runs (JOB)
-	$(BIN)/python jobs.py logs --image "$${IMAGE}" --job "$${JOB}"
+	$(BIN)/python -m aws.jobs logs --image "$${IMAGE}" --job "$${JOB}"
 
 .PHONY: stop
 stop: $(VENV)/.installed ## Stop a running job (JOB, default the latest of IMAGE)
-	$(BIN)/python jobs.py stop --image "$${IMAGE}" --job "$${JOB}"
+	$(BIN)/python -m aws.jobs stop --image "$${IMAGE}" --job "$${JOB}"
 
 .PHONY: jobs
 jobs: $(VENV)/.installed ## The 20 newest jobs of IMAGE, newest first, with status and final metrics
-	$(BIN)/python jobs.py list --image "$${IMAGE}"
+	$(BIN)/python -m aws.jobs list --image "$${IMAGE}"
 
 ##@ Try offline
 
 .PHONY: moto
 moto: $(VENV)/.installed ## Run a local moto server (the AWS API stand-in) until Ctrl-C; prints what to export (MOTO_PORT)
-	./moto_local.sh
+	./aws/moto_local.sh
 
 ##@ Development
 
@@ -231,13 +232,10 @@ test: $(VENV)/.installed node_modules/.installed ## Run the tests (pytest and ba
 test-container: $(VENV)/.installed node_modules/.installed ## Container tests: real Docker engine, registry and moto (root, Linux)
 	$(BATS) --timing tests/container
 
-.PHONY: bench
-bench: $(VENV)/.installed ## Measure training speed, accuracy on real EEG, memory, make local (BENCH_OUT=bench.json)
-	$(BIN)/python bench.py
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shellcheck, ruff, hadolint)
-	$(BIN)/shellcheck train serve *.sh .ci/run tests/*.sh tests/*.bash tests/*.bats tests/container/* tests/stubs/*
+	$(BIN)/shellcheck train serve *.sh aws/*.sh .ci/run tests/*.sh tests/*.bash tests/*.bats tests/container/* tests/stubs/*
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile

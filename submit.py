@@ -35,7 +35,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from aws_context import (
+from aws.context import (
     aws_region,
     connect,
     console_url,
@@ -45,8 +45,8 @@ from aws_context import (
     parse_image,
     run_command,
 )
-from sagemaker_env import METRIC_DEFINITIONS, UserError, parse_hyperparameters
-from train import ACCEPTED, HYPERPARAMETERS
+from container.sagemaker_env import UserError, metric_definitions, parse_hyperparameters
+from task import ACCEPTED, HYPERPARAMETERS, METRICS
 
 REPO = Path(__file__).resolve().parent
 # defaults
@@ -157,7 +157,7 @@ def job_parser(program: str, description: str) -> argparse.ArgumentParser:
         ("--hyperparameters", "NAME=VALUE", "checked against train.py's names; sent as given"),
     ):
         add(flag, nargs="+", action="extend", default=[], metavar=pair, help=text)
-    add("--input-mode", default="", help=f"{' or '.join(INPUT_MODES)} (default: File; see README)")
+    add("--input-mode", default="", help=f"{' or '.join(INPUT_MODES)} (default: File; see docs/data.md)")
     add("--output-path", default="", metavar="URI", help="(default: s3://BUCKET/output)")
     add("--job-name", default="", metavar="PREFIX", help="job name prefix (default: the image name)")
     add("--max-run", type=positive, metavar="SECONDS", help=f"(default: {MAX_RUN})")
@@ -382,7 +382,7 @@ def new_estimator(job: Job, session: Any) -> Any:
         input_mode=job.input_mode,
         output_path=job.output_path,
         hyperparameters=job.hyperparameters,
-        metric_definitions=METRIC_DEFINITIONS,
+        metric_definitions=metric_definitions(METRICS),
         use_spot_instances=job.max_wait is not None,
         max_wait=job.max_wait,
         checkpoint_s3_uri=job.checkpoint_uri,

@@ -10,8 +10,8 @@ setup() {
   REPO="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
   # A copy without .venv, and a stub moto_server that logs its arguments to STUB_LOG.
   PROJECT="${BATS_TEST_TMPDIR}/my project"
-  mkdir -p "${PROJECT}" "${BATS_TEST_TMPDIR}/bin"
-  cp "${REPO}/moto_local.sh" "${PROJECT}/"
+  mkdir -p "${PROJECT}/aws" "${BATS_TEST_TMPDIR}/bin"
+  cp "${REPO}/aws/moto_local.sh" "${PROJECT}/aws/"
   export STUB_LOG="${BATS_TEST_TMPDIR}/moto_server.log"
   cat >"${BATS_TEST_TMPDIR}/bin/moto_server" <<'STUB'
 #!/usr/bin/env bash
@@ -23,7 +23,7 @@ STUB
 }
 
 @test "--help prints the usage to stdout and exits 0" {
-  run -0 --separate-stderr "${PROJECT}/moto_local.sh" --help
+  run -0 --separate-stderr "${PROJECT}/aws/moto_local.sh" --help
 
   assert_line --index 0 "Usage: moto_local.sh [--env]"
   assert_output --partial "MOTO_PORT=5000"
@@ -31,7 +31,7 @@ STUB
 }
 
 @test "an unknown argument prints the usage to stderr and fails" {
-  run -1 --separate-stderr "${PROJECT}/moto_local.sh" --port
+  run -1 --separate-stderr "${PROJECT}/aws/moto_local.sh" --port
 
   assert_output ""
   assert_equal "${stderr%%$'\n'*}" "Usage: moto_local.sh [--env]"
@@ -40,21 +40,21 @@ STUB
 @test "it fails clearly when moto_server is missing" {
   rm "${BATS_TEST_TMPDIR}/bin/moto_server"
 
-  run -1 --separate-stderr "${PROJECT}/moto_local.sh"
+  run -1 --separate-stderr "${PROJECT}/aws/moto_local.sh"
 
   assert_output ""
   assert_equal "${stderr}" "moto_local: no moto_server in ${PROJECT}/.venv/bin or on PATH: run 'make moto', which installs .venv, or pip install 'moto[server]'"
 }
 
 @test "a MOTO_PORT that is not a port number is refused" {
-  MOTO_PORT=80a run -1 --separate-stderr "${PROJECT}/moto_local.sh"
+  MOTO_PORT=80a run -1 --separate-stderr "${PROJECT}/aws/moto_local.sh"
 
   assert_equal "${stderr}" "moto_local: MOTO_PORT=80a is not a port number"
   assert [ ! -e "${STUB_LOG}" ]
 }
 
 @test "it prints the exports, then runs moto_server on 127.0.0.1:MOTO_PORT" {
-  MOTO_PORT=5999 run -0 "${PROJECT}/moto_local.sh"
+  MOTO_PORT=5999 run -0 "${PROJECT}/aws/moto_local.sh"
 
   assert_line "export AWS_ENDPOINT_URL=http://127.0.0.1:5999"
   assert_line "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-west-2"
@@ -65,7 +65,7 @@ STUB
 
 @test "--env prints lines that set the settings, keeping NO_PROXY's own hosts, and runs nothing" {
   local exports
-  exports="$(MOTO_PORT=5999 "${PROJECT}/moto_local.sh" --env)"
+  exports="$(MOTO_PORT=5999 "${PROJECT}/aws/moto_local.sh" --env)"
 
   run env -i PATH="${PATH}" NO_PROXY=corp.example AWS_PROFILE=mine bash -c "${exports}"$'\nenv'
 
@@ -81,9 +81,9 @@ STUB
   local port
   port="$("${REPO}/.venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   # fd 3 closed: bats waits for whatever still holds it.
-  MOTO_PORT="${port}" "${REPO}/moto_local.sh" >"${BATS_TEST_TMPDIR}/moto.out" 2>&1 3>&- &
+  MOTO_PORT="${port}" "${REPO}/aws/moto_local.sh" >"${BATS_TEST_TMPDIR}/moto.out" 2>&1 3>&- &
   local server=$!
-  eval "$(MOTO_PORT="${port}" "${REPO}/moto_local.sh" --env)"
+  eval "$(MOTO_PORT="${port}" "${REPO}/aws/moto_local.sh" --env)"
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null # none of this machine's own
 
   run "${REPO}/.venv/bin/python" - <<'PYTHON'

@@ -20,9 +20,9 @@ import argparse
 import json
 import sys
 
-from cluster import Cluster, wait_until_resolvable
-from distribution import for_cluster
-from sagemaker_env import Paths, UserError, resource_config
+from container.cluster import Cluster, wait_until_resolvable
+from container.distribution import for_cluster
+from container.sagemaker_env import Paths, UserError, resource_config
 
 RESOLVE_TIMEOUT_S = 30
 

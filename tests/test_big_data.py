@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import data_formats
 from conftest import TRAIN, OptMl, new_opt_ml
-from memory_budget import Budget
+from container import data_formats
+from container.memory_budget import Budget
 
 CGROUPS = Path("/sys/fs/cgroup/memory")  # cgroup v1's memory controller, as on our machines
 LIMIT = 1200 * 2**20  # TensorFlow alone takes about 650 MB

@@ -21,7 +21,8 @@ CHECKPOINT_CONFIG = {"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://bucket/c
 KILLED_BETWEEN_WRITES = """
 import os, signal, sys
 sys.path.insert(0, sys.argv[1])
-import checkpoint, train
+import train
+from container import checkpoint
 write_atomically = checkpoint.write_atomically
 def write_unless_epoch_2(path, text):
     if path.name.endswith(".epoch-000002.json"):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import cluster
-from sagemaker_env import UserError
+from container import cluster
+from container.sagemaker_env import UserError
 
 
 def config(current: str, hosts: list[str]) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from checkpoint import Checkpoints
-from early_stopping import BestEpoch, lowest_val_loss
+from container.checkpoint import Checkpoints
+from container.early_stopping import BestEpoch, best_epoch
 
 
 class FakeModel:
@@ -30,7 +30,7 @@ def rows(*val_losses: float) -> list[dict[str, float]]:
 
 
 def test_the_lowest_validation_loss_names_the_epoch_and_the_earliest_wins_a_tie():
-    assert lowest_val_loss(rows(0.9, 0.5, 0.7, 0.5)) == 2
+    assert best_epoch(rows(0.9, 0.5, 0.7, 0.5)) == 2
 
 
 def test_the_best_epochs_weights_are_put_back_after_training():

@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import eeg_data
-from memory_budget import Budget
-from sagemaker_env import UserError
+from container import recordings
+from container.memory_budget import Budget
+from container.sagemaker_env import UserError
 
 X = np.arange(12, dtype=np.float32).reshape(4, 3)
 ONE_HOT = np.eye(2, dtype=np.float32)[[0, 1, 1, 0]]
 
 
-def read(folder: Path, content_type: str = "") -> eeg_data.ChannelData:
-    return eeg_data.read_channel(folder, "training", content_type)
+def read(folder: Path, content_type: str = "") -> recordings.ChannelData:
+    return recordings.read_channel(folder, "training", content_type)
 
 
-def assert_rows(rows: eeg_data.Rows | None, x: np.ndarray, y: np.ndarray) -> None:
+def assert_rows(rows: recordings.Rows | None, x: np.ndarray, y: np.ndarray) -> None:
     assert rows is not None
     np.testing.assert_array_equal(rows.x, x)
     np.testing.assert_array_equal(rows.y, y)
@@ -114,4 +114,4 @@ def test_a_csv_claims_every_field_in_the_file_not_just_the_first_lines(tmp_path)
     (tmp_path / "train.csv").write_text("# a comment line numpy skips\n" + "0," * 2000 + "0\n")
 
     with pytest.raises(UserError, match=r"train.csv claims 15.6 KiB"):
-        eeg_data.read_channel(tmp_path, "training", "", Budget(memory=4 * 10_000, source="test"))
+        recordings.read_channel(tmp_path, "training", "", Budget(memory=4 * 10_000, source="test"))

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import holdout
+from container import holdout
 
 # rows_with_copies's arguments, and a validation fraction
 ROWS = {"draw_seed": st.integers(0, 2**32 - 1), "distinct": st.integers(1, 30), "copies": st.integers(0, 30)}

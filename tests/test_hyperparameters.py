@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from sagemaker_env import UserError, parse_hyperparameters
-from train import ACCEPTED, HIDDEN_UNITS, HYPERPARAMETERS
+from container.sagemaker_env import UserError, parse_hyperparameters
+from task import ACCEPTED, HYPERPARAMETERS
 
 DEFAULTS = {"epochs": 100, "learning_rate": 0.001, "optimizer": "adam", "shuffle": True}
 RULES = {"epochs": (1, 1000), "learning_rate": (0.0, 1.0), "optimizer": ("adam", "sgd")}
@@ -61,22 +61,11 @@ def test_a_json_array_instead_of_an_object_is_an_error():
         parse_hyperparameters(["epochs", "3"], DEFAULTS, RULES)
 
 
-def test_the_original_network_and_transform_stay_available_by_name():
-    assert "mlp" in ACCEPTED["model"] and "fft" in ACCEPTED["features"]
-    assert HIDDEN_UNITS == (1024, 512, 256, 64)
-    assert set(HYPERPARAMETERS) == {
-        "features",
-        "channels",
-        "validation_fraction",
-        "model",
-        "members",
-        "epochs",
-        "patience",
-        "batch_size",
-        "learning_rate",
-        "precision",
-        "seed",
-    }
+def test_the_task_declares_every_hyperparameter_the_job_reads():
+    read_by_the_job = {"features", "channels", "validation_fraction"}  # container/training_data.py
+    read_by_the_loop = {"epochs", "patience", "batch_size", "precision", "seed"}  # train.py, loop.py
+
+    assert read_by_the_job | read_by_the_loop <= set(HYPERPARAMETERS)
 
 
 def test_every_default_is_itself_accepted():
@@ -88,13 +77,9 @@ def test_every_default_is_itself_accepted():
     )
 
 
-def test_importing_train_py_does_not_load_tensorflow():
-    code = "import sys, train; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+@pytest.mark.parametrize("module", ["task", "train", "submit"])
+def test_importing_the_task_the_job_or_submit_does_not_load_tensorflow(module):
+    code = f"import sys, {module}; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "False"
-
-
-def test_more_than_sixteen_members_are_refused():
-    with pytest.raises(UserError, match="members"):
-        parse_hyperparameters({"members": "17"}, HYPERPARAMETERS, ACCEPTED)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import jobs
-from aws_context import console_url
+from aws import jobs
+from aws.context import console_url
+from container.sagemaker_env import UserError
 from moto_server import ACCOUNT, REGION, REPO, Aws
-from sagemaker_env import UserError
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining"
 ECR = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
@@ -55,7 +55,7 @@ def log(logs: Any, stream: str, *events: tuple[int, str]) -> None:
 
 def refused(aws: Aws, *arguments: str) -> str:
     """Runs jobs.py itself (make would turn its status 1 into 2); returns its one error line."""
-    result = aws.run(".venv/bin/python", "jobs.py", *arguments)
+    result = aws.run(".venv/bin/python", "-m", "aws.jobs", *arguments)
     assert (result.returncode, result.stdout) == (1, ""), result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("jobs: error: ")
     return result.stderr.strip()
@@ -187,7 +187,7 @@ def test_jobs_piped_into_a_reader_that_stops_early_ends_quietly(aws: Aws) -> Non
 
     with os.fdopen(write, "w") as closed:
         result = subprocess.run(
-            [".venv/bin/python", "jobs.py", "list"],
+            [".venv/bin/python", "-m", "aws.jobs", "list"],
             cwd=REPO,
             env=aws.env,
             stdout=closed,

@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import holdout
 import moto_server
-import train
-import transform
+import task
 from conftest import OptMl, new_opt_ml, sample
+from container import holdout, transform
 
 HOSTS = ["algo-1", "algo-2"]
 TRAIN = Path(__file__).resolve().parent.parent / "train"
@@ -184,7 +183,7 @@ def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_on
     features = [transform.features(shard["x_train"], "timefreq") for shard in shards]
     metadata = trees[0].metadata()["features"]
     # Each host standardised with its own statistics first, then all hosts' pooled ones.
-    fraction, seed = train.HYPERPARAMETERS["validation_fraction"], train.HYPERPARAMETERS["seed"]
+    fraction, seed = task.HYPERPARAMETERS["validation_fraction"], task.HYPERPARAMETERS["seed"]
     fit_rows = [holdout.validation_split(holdout.digests(rows), fraction, seed)[0] for rows in features]
     every_row = np.concatenate([rows[fit] for rows, fit in zip(features, fit_rows, strict=True)])
     assert metadata["mean"] == pytest.approx(every_row.mean(axis=0).tolist(), rel=1e-3, abs=1e-3)

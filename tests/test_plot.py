@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import plot
+from aws import plot
+from container.sagemaker_env import UserError
 from moto_server import Aws
-from sagemaker_env import UserError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 HISTORY = (

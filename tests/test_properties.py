@@ -20,13 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import eeg_data
-import safe_pickle
-import transform
 from conftest import new_opt_ml
-from memory_budget import Budget
-from sagemaker_env import Paths, UserError, input_data_config, parse_hyperparameters, resource_config
-from train import ACCEPTED, HYPERPARAMETERS, training_batch_size
+from container import labels, recordings, safe_pickle, transform
+from container.loop import training_batch_size
+from container.memory_budget import Budget
+from container.sagemaker_env import (
+    Paths,
+    UserError,
+    input_data_config,
+    parse_hyperparameters,
+    resource_config,
+)
+from task import ACCEPTED, HYPERPARAMETERS
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BUDGET_BYTES = 64 * 2**20
@@ -64,7 +69,7 @@ def damaged_files(draw: st.DrawFn) -> tuple[str, bytes]:
 
 def read_or_refuse(folder: Path) -> None:
     try:
-        eeg_data.read_channel(folder, "training", "", Budget(BUDGET_BYTES * 4, "test"))
+        recordings.read_channel(folder, "training", "", Budget(BUDGET_BYTES * 4, "test"))
     except UserError as error:
         assert str(error) and "\n" not in str(error).strip()
 
@@ -111,12 +116,12 @@ def test_arrays_of_any_shape_and_value_are_read_or_refused_and_labels_checked(tm
     folder = tmp_path_factory.mktemp("channel")
     np.savez(folder / "eeg.npz", x_train=x, y_train=y)
     try:
-        rows = eeg_data.read_channel(folder, "training", "", Budget(BUDGET_BYTES * 4, "test")).train
-        ids = eeg_data.class_ids(rows.y, "training")
+        rows = recordings.read_channel(folder, "training", "", Budget(BUDGET_BYTES * 4, "test")).train
+        ids = labels.class_values(rows.y, "training")
     except UserError:
         return
     assert rows.x.ndim in (2, 3) and rows.x[0].size > 0 and np.isfinite(rows.x).all()
-    assert ids.dtype == np.int64 and (ids >= 0).all() and (ids <= eeg_data.MAX_CLASS_ID).all()
+    assert ids.dtype == np.int64 and (ids >= 0).all() and (ids <= labels.MAX_CLASS_ID).all()
 
 
 json_values = st.recursive(
@@ -200,7 +205,7 @@ def test_train_ends_a_job_on_damaged_data_with_one_line_and_no_model(tmp_path_fa
     assert not tree.model_file.exists()
 
 
-recordings = hnp.arrays(
+recording_arrays = hnp.arrays(
     np.float32,
     hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=24),
     elements=st.floats(-1e4, 1e4, width=32),
@@ -208,7 +213,7 @@ recordings = hnp.arrays(
 
 
 @settings(max_examples=60, deadline=None)
-@given(recordings, st.sampled_from(transform.FEATURES))
+@given(recording_arrays, st.sampled_from(transform.FEATURES))
 def test_features_are_finite_float32_rows_whatever_the_chunk_size(x, kind):
     whole = transform.features(x, kind)
     with mock.patch.object(transform, "CHUNK_BYTES", 1):  # one recording per chunk

@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-import safe_pickle
-from sagemaker_env import UserError
+from container import safe_pickle
+from container.sagemaker_env import UserError
 
 LIMIT = 2**30
 

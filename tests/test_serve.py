@@ -22,12 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, OptMl, new_opt_ml
+from container.sagemaker_env import UserError
+from container.serving import payload
+from container.serving.app import App
+from container.serving.model import ServedModel
+from container.serving.server import options
 from moto_server import free_port
-from sagemaker_env import UserError
-from serving import payload
-from serving.app import App
-from serving.classifier import Classifier
-from serving.server import options
 
 SERVE = REPO / "serve"
 STARTUP_SECONDS = 90  # importing TensorFlow and loading the model, on a busy 2-core machine
@@ -48,7 +48,7 @@ class Server:
         )
 
 
-def start_server(base: Path, log: Path) -> Server:
+def start_server(base: Path, log: Path, serve: Path = SERVE) -> Server:
     port = free_port()
     environment = {
         **os.environ,
@@ -59,7 +59,9 @@ def start_server(base: Path, log: Path) -> Server:
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
     }
     with log.open("wb") as output:
-        process = subprocess.Popen([str(SERVE)], env=environment, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(serve)], cwd=serve.parent, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
     return Server(f"http://127.0.0.1:{port}", process, log)
 
 
@@ -111,7 +113,11 @@ def csv_rows(x: np.ndarray) -> bytes:
 
 def predict_py(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(REPO / "predict.py"), *arguments], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "aws.predict", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -247,12 +253,12 @@ def test_batch_transforms_max_payload_raises_the_body_limit():
 
 def test_an_error_inside_the_server_is_a_json_500_and_is_logged(caplog):
     class Broken:
-        recording_size, class_names = 2, ["a", "b"]
+        recording_size, names = 2, ["a", "b"]
 
         def describe_recording(self) -> str:
             return "2 values"
 
-        def probabilities(self, rows: np.ndarray) -> np.ndarray:
+        def answers(self, rows: np.ndarray) -> list[dict]:
             raise RuntimeError("a bug")
 
     app = App(Path("unused"), load=lambda _: Broken())
@@ -302,7 +308,7 @@ def test_a_missing_model_fails_ping_with_the_reason_in_the_log(tmp_path):
 def test_ping_answers_503_while_the_model_loads_then_500_if_loading_fails():
     loading = threading.Event()
 
-    def load(_: Path) -> Classifier:
+    def load(_: Path) -> ServedModel:
         loading.wait()
         raise UserError("the test's model cannot load")
 

@@ -18,9 +18,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import submit
-from aws_context import console_url, ecr_registry, image_uri
+from aws.context import console_url, ecr_registry, image_uri
+from container.sagemaker_env import format_epoch_line, format_test_line, metric_definitions
 from moto_server import ACCOUNT, REGION, REPO, Aws, enforce_iam
-from sagemaker_env import METRIC_DEFINITIONS, format_epoch_line, format_test_line
+from task import METRICS
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining"
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
@@ -229,9 +230,9 @@ def test_dry_run_sends_the_metric_definitions_that_match_train_py_log_lines(dry_
     sent = json.loads(dry_run.submit.stdout)["AlgorithmSpecification"]["MetricDefinitions"]
     metrics = {"loss": 0.5, "accuracy": 0.75, "val_loss": 0.25, "val_accuracy": 1.0}
     epoch = format_epoch_line(3, 10, metrics, 1.0)
-    logs = f"{epoch}\n{format_test_line(0.125, 0.875)}\n"
+    logs = f"{epoch}\n{format_test_line({'loss': 0.125, 'accuracy': 0.875})}\n"
     found = {metric["Name"]: float(re.search(metric["Regex"], logs).group(1)) for metric in sent}
-    assert sent == METRIC_DEFINITIONS
+    assert sent == metric_definitions(METRICS)
     assert found == {
         "train:loss": 0.5,
         "train:accuracy": 0.75,

@@ -12,9 +12,10 @@ import subprocess
 import numpy as np
 import pytest
 
-import train
+import task
 from conftest import TRAIN, fails_cleanly, replace_training_file
-from sagemaker_env import METRIC_DEFINITIONS, metric_patterns
+from container import loop
+from container.sagemaker_env import metric_definitions, metric_patterns
 
 
 def test_training_writes_the_model_metadata_and_history(opt_ml):
@@ -24,9 +25,9 @@ def test_training_writes_the_model_metadata_and_history(opt_ml):
     assert opt_ml.model_file.stat().st_size > 0
     metadata = opt_ml.metadata()
     assert metadata["input_shape"] == [4, 500]
-    assert metadata["class_names"] == ["0", "1"]
+    assert metadata["names"] == ["0", "1"]
     assert metadata["features"]["transform"] == "timefreq" and metadata["features"]["channels"] == 4
-    assert len(metadata["features"]["mean"]) == metadata["features"]["width"] == 256
+    assert len(metadata["features"]["mean"]) == metadata["features"]["shape"][0] == 256
     assert set(metadata["metrics"]) >= {"loss", "accuracy", "test_loss", "test_accuracy"}
     rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
     assert [row["epoch"] for row in rows] == ["1", "2"]
@@ -49,7 +50,7 @@ def test_every_metric_regex_reads_a_value_from_the_log(opt_ml):
     result = opt_ml.run()
 
     assert result.returncode == 0, result.stderr
-    for name, pattern in metric_patterns().items():
+    for name, pattern in metric_patterns(task.METRICS).items():
         values = [float(m.group(1)) for m in map(pattern.search, result.stdout.splitlines()) if m]
         expected = 1 if name.startswith("test:") else 2
         assert len(values) == expected, f"{name} matched {len(values)} lines"
@@ -71,8 +72,9 @@ def test_the_log_opens_with_the_hardware_and_software_it_ran_on(opt_ml):
 
 
 def test_the_metric_definitions_fit_sagemakers_limits():
-    assert len(METRIC_DEFINITIONS) <= 40
-    assert all(len(item["Regex"]) <= 500 for item in METRIC_DEFINITIONS)
+    definitions = metric_definitions(task.METRICS)
+    assert len(definitions) <= 40
+    assert all(len(item["Regex"]) <= 500 for item in definitions)
 
 
 def test_hyperparameters_in_framework_estimator_encoding_are_used(opt_ml):
@@ -85,18 +87,7 @@ def test_hyperparameters_in_framework_estimator_encoding_are_used(opt_ml):
     assert result.returncode == 0, result.stderr
     used = opt_ml.metadata()["hyperparameters"]
     assert used["epochs"] == 1 and used["features"] == "raw" and used["learning_rate"] == 0.0005
-    assert opt_ml.metadata()["features"]["width"] == 2000
-
-
-def test_a_model_of_two_members_trains_and_is_saved(opt_ml):
-    opt_ml.hyperparameters({"epochs": "1", "members": "2"})
-
-    result = opt_ml.run()
-
-    assert result.returncode == 0, result.stderr
-    assert "training: model=mlp members=2 " in result.stdout
-    assert opt_ml.metadata()["hyperparameters"]["members"] == 2
-    assert opt_ml.model_file.stat().st_size > 0
+    assert opt_ml.metadata()["features"]["shape"] == [2000]
 
 
 def test_validation_rows_that_repeat_training_rows_are_counted_in_the_log(opt_ml, sample_data):
@@ -143,7 +134,7 @@ def test_an_npz_with_integer_labels_trains(opt_ml):
     result = opt_ml.run()
 
     assert result.returncode == 0, result.stderr
-    assert opt_ml.metadata()["class_names"] == ["0", "1", "2"]
+    assert opt_ml.metadata()["names"] == ["0", "1", "2"]
     assert "test_loss" not in opt_ml.metadata()["metrics"]
 
 
@@ -212,21 +203,6 @@ def test_a_restarted_job_resumes_from_its_checkpoint(opt_ml):
     assert [row["epoch"] for row in rows] == ["1", "2"]
 
 
-def test_a_checkpoint_of_another_network_is_refused_rather_than_resumed(opt_ml):
-    (opt_ml.base / "input/config/checkpointconfig.json").write_text(
-        json.dumps({"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://bucket/checkpoints"})
-    )
-    opt_ml.hyperparameters({"epochs": "1"})
-    assert opt_ml.run().returncode == 0
-    opt_ml.hyperparameters({"epochs": "2", "members": "2"})
-
-    result = opt_ml.run()
-
-    assert result.returncode != 0
-    assert "holds another network than the hyperparameters build" in opt_ml.failure_file.read_text()
-    assert not opt_ml.model_file.exists()
-
-
 def test_the_same_seed_gives_the_same_validation_loss(opt_ml):
     # several shuffled batches per epoch, so the order of rows matters
     opt_ml.hyperparameters({"epochs": "3", "batch_size": "8", "patience": "0", "seed": "3"})
@@ -255,7 +231,7 @@ def test_rows_that_concatenate_channels_are_split_by_the_channels_hyperparameter
     assert result.returncode == 0, result.stderr
     metadata = opt_ml.metadata()
     assert metadata["input_shape"] == [2000] and metadata["features"]["channels"] == 4
-    assert metadata["features"]["width"] == 256  # 4 channels of 32 time points and 32 bands
+    assert metadata["features"]["shape"] == [256]  # 4 channels of 32 time points and 32 bands
 
 
 def test_a_channels_hyperparameter_that_contradicts_three_dimensional_recordings_is_refused(opt_ml):
@@ -265,11 +241,11 @@ def test_a_channels_hyperparameter_that_contradicts_three_dimensional_recordings
 
 
 def test_the_automatic_batch_size_gives_small_sets_eight_steps_and_large_sets_1024_rows():
-    assert train.training_batch_size(0, 400) == 50
-    assert train.training_batch_size(0, 100) == 32
-    assert train.training_batch_size(0, 20) == 20
-    assert train.training_batch_size(0, 1_000_000) == 1024
-    assert train.training_batch_size(64, 1_000_000) == 64
+    assert loop.training_batch_size(0, 400) == 50
+    assert loop.training_batch_size(0, 100) == 32
+    assert loop.training_batch_size(0, 20) == 20
+    assert loop.training_batch_size(0, 1_000_000) == 1024
+    assert loop.training_batch_size(64, 1_000_000) == 64
 
 
 def test_the_batch_size_trained_with_is_logged_and_recorded(opt_ml):
@@ -324,7 +300,7 @@ def test_native_warnings_and_errors_written_during_import_still_reach_stderr(cap
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
     monkeypatch.delenv("VERBOSE", raising=False)
 
-    with train.native_log_filtered():
+    with loop.native_log_filtered():
         os.write(2, b"I0000 00:00:1795721844.329199   22121 port.cc:153] an info line\n")
         os.write(2, b"W0000 00:00:1795721844.329199   22121 x.cc:1] a warning line\n")
         os.write(2, b"a line of some other library\n")

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from container.sagemaker_env import metric_definitions
 from moto_server import ACCOUNT, Aws
-from sagemaker_env import METRIC_DEFINITIONS
+from task import METRICS
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining"
 
@@ -53,7 +54,7 @@ def test_the_default_ranges_vary_learning_rate_batch_size_and_patience(dry_run):
 def test_each_training_job_is_the_one_make_submit_would_launch(dry_run):
     definition = dry_run["TrainingJobDefinition"]
 
-    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == metric_definitions(METRICS)
     assert definition["StaticHyperParameters"]["epochs"] == "30"
     assert "learning_rate" not in definition["StaticHyperParameters"]
     assert definition["RoleArn"] == ROLE
@@ -90,7 +91,8 @@ def test_a_bad_tuning_setting_is_one_error_line_and_sends_nothing(aws: Aws, sett
 
     result = aws.run(
         ".venv/bin/python",
-        "tune.py",
+        "-m",
+        "aws.tune",
         "--role",
         ROLE,
         "--hyperparameters",

@@ -10,10 +10,10 @@ setup() {
   REPO="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
   PROJECT="${BATS_TEST_TMPDIR}/my project"
   mkdir -p "${PROJECT}/test_dir/input/config" "${PROJECT}/test_dir/model" "${PROJECT}/test_dir/output"
-  cp "${REPO}"/{train,train_local.sh} "${REPO}"/*.py "${PROJECT}/"
+  cp -r "${REPO}"/{train,train_local.sh,train.py,task.py,container} "${PROJECT}/"
   cp "${REPO}"/test_dir/input/config/*.json "${PROJECT}/test_dir/input/config/"
   echo '{"epochs": "1", "batch_size": "8"}' >"${PROJECT}/test_dir/input/config/hyperparameters.json"
-  "${REPO}/.venv/bin/python" "${REPO}/make_sample_data.py" --rows 40 \
+  "${REPO}/.venv/bin/python" "${REPO}/tests/make_sample_data.py" --rows 40 \
     "${PROJECT}/test_dir/input/data/training/output_dict" >/dev/null
 
   # The stub docker records each call in STUB_LOG; STUB_DOCKER_INFO_RC=1 means no engine.

@@ -189,8 +189,8 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
 @test "make local HOSTS=2 in Docker: containers algo-1 and algo-2 find each other by name and train one model" {
   local project="${BATS_TEST_TMPDIR}/project"
   mkdir -p "${project}"
-  cp -r "${REPO_DIR}"/{Dockerfile,.dockerignore,train,serve,train_local.sh,requirements.txt,requirements-gpu.txt,serving} \
-    "${REPO_DIR}"/*.py "${REPO_DIR}/test_dir" "${project}/"
+  cp -r "${REPO_DIR}"/{Dockerfile,.dockerignore,train,serve,train_local.sh,train.py,task.py,requirements.txt,requirements-gpu.txt,container} \
+    "${REPO_DIR}/test_dir" "${project}/"
   rm -rf "${project:?}/test_dir/model/"* "${project:?}/test_dir/output/"* "${project}/test_dir/hosts"
   echo '{"epochs": "2", "patience": "0"}' >"${project}/test_dir/input/config/hyperparameters.json"
 

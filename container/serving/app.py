@@ -1,0 +1,143 @@
+"""The WSGI application SageMaker talks to: GET /ping and POST /invocations on port 8080.
+
+Each server worker loads the model in the background as it starts: /ping answers 503
+while it loads, 200 once it has, and 500 with the reason if it cannot (the reason is
+also logged), so a broken model shows in the endpoint's health check and in CloudWatch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from container.sagemaker_env import Paths, UserError
+from container.serving import payload
+from container.serving.model import ServedModel
+
+# An invocation that reaches a worker still loading waits this long for it: with several
+# workers, /ping may have been answered by another that is ready.
+LOAD_WAIT_SECONDS = 50
+log = logging.getLogger("gunicorn.error")  # the server's log: stderr, and CloudWatch on SageMaker
+StartResponse = Callable[..., Any]
+
+
+class App:
+    def __init__(
+        self,
+        model_dir: Path,
+        load: Callable[[Path], ServedModel] = ServedModel.load,
+        max_payload_bytes: int = payload.MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self.model_dir = model_dir
+        self.max_payload_bytes = max_payload_bytes
+        self.served: ServedModel | None = None
+        self.problem = ""  # why the model could not be loaded
+        self.loaded = threading.Event()  # set when loading has ended, well or not
+        self.loader = threading.Thread(target=self._load, args=(load,), name="load-model", daemon=True)
+        self.loader.start()
+
+    def _load(self, load: Callable[[Path], ServedModel]) -> None:
+        try:
+            served = load(self.model_dir)
+        except UserError as error:
+            self.problem = str(error)
+        except Exception as error:  # anything else is a bug, or a model from elsewhere: say which
+            self.problem = f"cannot load the model in {self.model_dir}: {type(error).__name__}: {error}"
+        else:
+            self.served = served
+            log.info("model loaded from %s: outputs %s", self.model_dir, ", ".join(served.names))
+        finally:
+            self.loaded.set()
+        if self.problem:
+            log.error("serve: %s", self.problem)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        route = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        try:
+            if route[0] == "/ping":
+                status, body, kind = self.ping(route[1])
+            elif route[0] == "/invocations":
+                status, body, kind = self.invocations(environ)
+            else:
+                raise payload.BadRequest(404, f"no {route[0]}: the server answers /ping and /invocations")
+        except payload.BadRequest as problem:
+            log.warning("%s %s: %d %s", route[1], route[0], problem.status, problem)
+            status, body, kind = problem.status, error_body(str(problem)), payload.JSON
+        except Exception as error:  # a bug: logged whole, answered in JSON like everything else
+            log.exception("%s %s failed", route[1], route[0])
+            status, body, kind = 500, error_body(f"internal error: {type(error).__name__}"), payload.JSON
+        start_response(
+            f"{status} {STATUS_TEXT.get(status, 'Error')}",
+            [("Content-Type", kind), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    def ping(self, method: str) -> tuple[int, bytes, str]:
+        if method not in ("GET", "HEAD"):
+            raise payload.BadRequest(405, "use GET /ping")
+        if self.served is not None:
+            return 200, b"", "text/plain"
+        if self.problem:
+            return 500, error_body(self.problem), payload.JSON
+        return 503, error_body("the model is still loading"), payload.JSON
+
+    def invocations(self, environ: dict[str, Any]) -> tuple[int, bytes, str]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            raise payload.BadRequest(405, "use POST /invocations")
+        self.loaded.wait(LOAD_WAIT_SECONDS)
+        served = self.served
+        if served is None:
+            return self.ping("GET")
+        body = read_body(environ, self.max_payload_bytes)
+        rows = payload.recordings(
+            body, environ.get("CONTENT_TYPE", ""), served.recording_size, served.describe_recording()
+        )
+        try:
+            answers = served.answers(rows)
+        except UserError as error:
+            raise payload.BadRequest(400, str(error)) from None
+        answer, kind = payload.answer(answers, environ.get("HTTP_ACCEPT", ""))
+        return 200, answer, kind
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The request body, refused past limit bytes without reading the rest."""
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > limit:
+        raise payload.BadRequest(
+            413, f"the body is {declared} bytes, over {limit} ({limit // 2**20} MB): send fewer recordings"
+        )
+    stream = environ["wsgi.input"]
+    body = stream.read(int(declared)) if declared.isdigit() else stream.read(limit + 1)
+    if len(body) > limit:
+        raise payload.BadRequest(
+            413, f"the body is over {limit} bytes ({limit // 2**20} MB): send fewer recordings"
+        )
+    return body
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def create_app() -> App:
+    """gunicorn's entry point, called in each worker: serves <SAGEMAKER_BASE_DIR>/model."""
+    return App(Paths.from_env().model, max_payload_bytes=payload.max_payload_bytes(os.environ))
