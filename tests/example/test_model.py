@@ -3,46 +3,17 @@ folder with the example when task.py holds your own model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import task
-from container import loop
+from test_loop import fitted, float32_policy, two_classes  # the loop's own test helpers
 
-
-@pytest.fixture(autouse=True)
-def float32_policy() -> Iterator[None]:
-    """Other tests in this process may have left Keras on mixed precision."""
-    keras.mixed_precision.set_global_policy("float32")
-    yield
-    keras.mixed_precision.set_global_policy("float32")
-
-
-def two_classes(rows: int, width: int) -> dict[str, object]:
-    """Rows of width numbers and one-hot targets: class 1 where the first number is positive."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((rows, width)).astype(np.float32)
-    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(np.int64)]
-    return {"x_train": x, "y_train": y, "x_val": x[:16], "y_val": y[:16]}
-
-
-def fitted(model: keras.Model, data: dict[str, object], epochs: int, metrics=None) -> list[dict[str, float]]:
-    rows: list[dict[str, float]] = []
-
-    def keep_going(row: dict[str, float]) -> bool:
-        rows.append(row)
-        return False
-
-    metrics = {"accuracy": keras.metrics.categorical_accuracy} if metrics is None else metrics
-    settings = {"epochs": epochs, "batch_size": 0}
-    loop.fit(keras, model, data, metrics, settings, 0, keep_going, [])
-    return rows
+__all__ = ["float32_policy"]  # autouse: every test here starts in float32
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
