@@ -45,7 +45,7 @@ INPUTS ?=
 INPUT_MODE ?=
 #> replicated | submit, tune: the training channel's files to every instance, or sharded among them
 DISTRIBUTION ?=
-#> train.py's defaults | NAME=VALUE pairs
+#> task.py's defaults | NAME=VALUE pairs
 HYPERPARAMETERS ?=
 #> s3://BUCKET/output | where jobs write model.tar.gz
 OUTPUT_PATH ?=

@@ -12,9 +12,14 @@ What it holds, top to bottom:
 - build_model: the network for an input shape, compiled with the loss it trains on;
 - answers, score: how the model's outputs read as answers, served and in make predict.
 
-This one is the EEG example: a Keras MLP that tells classes of recordings apart, with a
-softmax over the classes and categorical cross-entropy. docs/your-model.md shows the
-change to one sigmoid and to a regression; each touches this file alone.
+This one holds two examples, chosen by the model hyperparameter:
+- mlp (the default): the original Keras MLP on features of each recording, a softmax over
+  the classes and categorical cross-entropy;
+- cnn: a compact 1-D convolutional network on the recordings as they are, (channels,
+  samples) unflattened (features=recording), telling two classes apart with one sigmoid and
+  binary cross-entropy.
+docs/your-model.md shows the change to one sigmoid and to a regression; each touches this
+file alone.
 
 Nothing runs at import, and TensorFlow is imported only by what ./train calls, so the
 commands on your machine import this file without it.
@@ -27,15 +32,16 @@ from typing import Any
 import numpy as np
 
 from container import labels, transform
+from container.sagemaker_env import UserError
 
 HYPERPARAMETERS: dict[str, Any] = {
     # data
-    "features": "timefreq",  # timefreq: time course and spectrum per channel; fft; raw (transform.py)
+    "features": "timefreq",  # timefreq: time course and spectrum per channel; fft; raw; recording
     "channels": 1,  # channels each 2-D row concatenates, one after another; 3-D arrays give their own
     "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
     # model
-    "model": "mlp",  # mlp: the original Dense 1024-512-256-64, tanh (see build_model)
-    "members": 1,  # networks side by side, trained on their averaged prediction (see build_model)
+    "model": "mlp",  # mlp: the original Dense 1024-512-256-64, tanh; cnn: 1-D convolutions, two classes
+    "members": 1,  # mlp networks side by side, trained on their averaged prediction (see build_model)
     # training: the loop in container/ reads these names
     "epochs": 100,
     "patience": 10,  # stop after this many epochs without a better EARLY_STOPPING metric; 0: run every epoch
@@ -49,7 +55,7 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "features": transform.FEATURES,
     "channels": (1, 10_000),
     "validation_fraction": (0.0, 0.9),
-    "model": ("mlp",),
+    "model": ("mlp", "cnn"),
     "members": (1, 16),
     "epochs": (1, 100_000),
     "patience": (0, 100_000),
@@ -68,6 +74,8 @@ EARLY_STOPPING = ("val_loss", "min")
 TUNING = ("val_accuracy", "Maximize")
 
 HIDDEN_UNITS = (1024, 512, 256, 64)  # the original model's Dense layers, tanh activated
+# cnn: (filters, kernel width) of each convolution, each with a stride of 2 along the samples
+CONVOLUTIONS = ((16, 9), (32, 9), (32, 9))
 
 
 def classes(y: np.ndarray) -> list[str]:
@@ -75,24 +83,50 @@ def classes(y: np.ndarray) -> list[str]:
     return labels.class_names(y)
 
 
-def targets(y: np.ndarray, names: list[str]) -> np.ndarray:
-    """What the loss compares the model's outputs with: one-hot rows over names."""
-    return labels.one_hot(y, names)
+def targets(y: np.ndarray, names: list[str], hyperparameters: dict[str, Any]) -> np.ndarray:
+    """What the loss compares the model's outputs with: one-hot rows over names (mlp's
+    softmax), or 1 for the second of two classes and 0 for the first (cnn's sigmoid)."""
+    if hyperparameters["model"] != "cnn":
+        return labels.one_hot(y, names)
+    if len(names) != 2:
+        raise UserError(
+            f"model=cnn tells two classes apart with one sigmoid, but the labels hold {len(names)} "
+            f"({', '.join(names[:5])}): use model=mlp"
+        )
+    return labels.positive(y, names)
 
 
 def metrics(keras: Any) -> dict[str, Any]:
     """For each name in METRICS, a function of (targets, outputs) giving one value per row."""
-    return {"accuracy": keras.metrics.categorical_accuracy}
+
+    def accuracy(wanted: Any, outputs: Any) -> Any:
+        if outputs.shape[-1] == 1:  # one sigmoid: the second class's probability
+            return keras.ops.mean(keras.metrics.binary_accuracy(wanted, outputs), axis=-1)
+        return keras.metrics.categorical_accuracy(wanted, outputs)
+
+    return {"accuracy": accuracy}
 
 
 def build_model(
     keras: Any, hyperparameters: dict[str, Any], input_shape: tuple[int, ...], names: list[str]
 ) -> Any:
-    """The network for inputs of input_shape (one row's), with an output per name, compiled.
+    """The network for inputs of input_shape (one row's), compiled: the loss and optimizer
+    given to compile are the ones training uses.
+    """
+    if hyperparameters["model"] == "cnn":
+        model, loss = convolutional(keras, hyperparameters, input_shape), "binary_crossentropy"
+    else:
+        model, loss = perceptron(keras, hyperparameters, input_shape, names), "categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]), loss=loss)
+    return model
 
-    The loss and optimizer given to compile are the ones training uses.
 
-    mlp: the original network, Dense 1024-512-256-64 with tanh and a softmax.
+def perceptron(
+    keras: Any, hyperparameters: dict[str, Any], input_shape: tuple[int, ...], names: list[str]
+) -> Any:
+    """mlp, uncompiled: the original network, Dense 1024-512-256-64 with tanh and a softmax
+    over the names.
+
     members > 1 puts that many networks of that shape side by side, each with weights of
     its own, and averages their softmaxes: one model, trained on the averaged prediction.
     Each layer computes every member in one op, so the training step hardly grows.
@@ -100,6 +134,8 @@ def build_model(
     """
     members = hyperparameters["members"]
     layers = [keras.Input(shape=input_shape)]
+    if len(input_shape) > 1:  # features=recording: the channels one after another, as raw gives them
+        layers.append(keras.layers.Flatten())
     if members == 1:
         layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
         layers += [keras.layers.Dense(len(names), activation="softmax", dtype="float32")]
@@ -121,11 +157,29 @@ def build_model(
             keras.layers.GlobalAveragePooling1D(dtype="float32"),  # the members' mean
         ]
         model = keras.Sequential(layers, name=f"eeg_mlp_x{members}")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=hyperparameters["learning_rate"]),
-        loss="categorical_crossentropy",
-    )
     return model
+
+
+def convolutional(keras: Any, hyperparameters: dict[str, Any], input_shape: tuple[int, ...]) -> Any:
+    """cnn, uncompiled: convolutions along each recording's samples, averaged over time, and
+    one sigmoid, the probability of the second class. Reads (channels, samples)."""
+    if len(input_shape) != 2:
+        raise UserError(
+            "model=cnn convolves along the samples of each channel, but "
+            f"features={hyperparameters['features']} gives flat rows: set features=recording"
+        )
+    if hyperparameters["members"] != 1:
+        raise UserError("members sets side-by-side copies of model=mlp: leave it at 1 with model=cnn")
+    layers = [keras.Input(shape=input_shape), keras.layers.Permute((2, 1))]  # (samples, channels)
+    layers += [
+        keras.layers.Conv1D(filters, width, strides=2, padding="same", activation="relu")
+        for filters, width in CONVOLUTIONS
+    ]
+    layers += [
+        keras.layers.GlobalAveragePooling1D(),
+        keras.layers.Dense(1, activation="sigmoid", dtype="float32"),
+    ]
+    return keras.Sequential(layers, name="eeg_cnn")
 
 
 def answers(outputs: np.ndarray, names: list[str]) -> list[dict[str, Any]]:

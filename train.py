@@ -129,7 +129,7 @@ def prepare_data(job: Job) -> dict[str, Any]:
     print(
         f"data: train={len(data['x_train'])} validation={len(data['x_val'])} "
         f"test={len(data['x_test'])} recording={'x'.join(map(str, data['input_shape']))} "
-        f"features={'x'.join(map(str, data['x_train'].shape[1:]))} outputs={len(data['names'])}"
+        f"features={'x'.join(map(str, data['x_train'].shape[1:]))} names={len(data['names'])}"
         + (on_hosts if hosts.size > 1 else ""),
         flush=True,
     )

@@ -131,14 +131,20 @@ def bypass_proxies(addresses: Sequence[str]) -> None:
 def pooled_standardisation(
     distribution: Distribution, rows: int, mean: np.ndarray, std: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The mean and deviation of all hosts' rows, from each host's own (ShardedByS3Key)."""
+    """The mean and deviation of all hosts' rows, from each host's own (ShardedByS3Key).
+
+    mean and std have one row's shape, flat or not; so have the pooled ones."""
+    shape, mean, std = mean.shape, mean.ravel(), std.ravel()
     moments = np.concatenate([[rows], rows * mean, rows * (np.square(std) + np.square(mean))])
     total = distribution.all_reduce(moments)
     count = max(1.0, total[0])
     pooled_mean = total[1 : 1 + len(mean)] / count
     variance = np.maximum(total[1 + len(mean) :] / count - np.square(pooled_mean), 0.0)
     pooled_std = np.sqrt(variance)
-    return pooled_mean.astype(np.float32), np.where(pooled_std > 0, pooled_std, 1.0).astype(np.float32)
+    return (
+        pooled_mean.reshape(shape).astype(np.float32),
+        np.where(pooled_std > 0, pooled_std, 1.0).reshape(shape).astype(np.float32),
+    )
 
 
 def check_same_names(distribution: Distribution, names: list[str], host: str) -> None:

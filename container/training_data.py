@@ -46,7 +46,7 @@ def load_data(
 
     def targets(y: np.ndarray, what: str) -> np.ndarray:
         try:
-            return np.asarray(task.targets(y, names), dtype=np.float32)
+            return np.asarray(task.targets(y, names, hyperparameters), dtype=np.float32)
         except UserError as error:
             raise UserError(f"{what}: {error}") from None
 

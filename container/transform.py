@@ -23,14 +23,15 @@ import numpy.typing as npt
 
 from container.sagemaker_env import UserError
 
-FEATURES = ("timefreq", "fft", "raw")
+FEATURES = ("timefreq", "fft", "raw", "recording")
 TIMEFREQ_POINTS = 32  # time-course points and spectrum bands per channel in timefreq (chosen by 5-fold CV)
 CHUNK_BYTES = 64 * 2**20  # rows are transformed this many input bytes at a time
 Array = npt.NDArray[Any]
 
 
 def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
-    """The model's input for each recording, float32, one row per recording.
+    """The model's input for each recording, float32: one row per recording, or one
+    (channels, samples) array per recording for "recording".
 
     timefreq: each channel's time course averaged over windows down to TIMEFREQ_POINTS
       points: the slow shape and level of the recording, such as event-related and slow
@@ -39,7 +40,9 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
       what happens when and at which frequencies, in far fewer numbers than the samples.
     fft: magnitude of each channel's real FFT (samples // 2 + 1 bins) normalised to sum 1:
       how power is spread over frequencies; with one channel, the original workflow's input.
-    raw: the samples as they are.
+    raw: the samples as they are, each recording's channels one after another in one row.
+    recording: the samples as they are, unflattened: (channels, samples) per recording, for
+      a network that reads each channel's time course itself (model=cnn).
 
     Rows are transformed a chunk at a time into one float32 result, so no float64 or
     complex copy of the whole dataset is ever made.
@@ -47,6 +50,8 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
     if kind not in FEATURES:
         raise UserError(f"unknown feature transform '{kind}': use one of {', '.join(FEATURES)}")
     x = by_channel(x, channels)
+    if kind == "recording":
+        return np.ascontiguousarray(x, dtype=np.float32)
     if kind == "raw":
         return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
     transform = _timefreq if kind == "timefreq" else _normalised_spectrum
@@ -60,7 +65,7 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
 def width(recording_shape: tuple[int, ...], kind: str, channels: int = 1) -> int:
     """How many features kind makes of one recording of this shape."""
     shape = by_channel(np.zeros((1, *recording_shape), dtype=np.float32), channels).shape[1:]
-    if kind == "raw":
+    if kind in ("raw", "recording"):
         return math.prod(shape)
     transform = _timefreq if kind == "timefreq" else _normalised_spectrum
     return int(transform(np.zeros((1, *shape), dtype=np.float32)).shape[1])
@@ -120,13 +125,14 @@ def _window_means(x: Array, points: int) -> Array:
 
 
 def standardisation(x: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Per-feature mean and standard deviation; constant features get a deviation of 1.
+    """Per-feature mean and standard deviation, each of one row's shape; constant features
+    get a deviation of 1.
 
     Summed in float64 a chunk of rows at a time: accurate, without a float64 copy of x.
     """
     mean = x.mean(axis=0, dtype=np.float64)
     squares = np.zeros_like(mean)
-    step = max(1, CHUNK_BYTES // max(1, x.shape[1] * 8))
+    step = max(1, CHUNK_BYTES // max(1, math.prod(x.shape[1:]) * 8))
     for start in range(0, len(x), step):
         squares += np.square(x[start : start + step] - mean).sum(axis=0)
     std = np.sqrt(squares / max(1, len(x))).astype(np.float32)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from container import cluster
+from container import cluster, distribution
 from container.sagemaker_env import UserError
 
 
@@ -104,3 +105,14 @@ def test_names_that_never_resolve_fail_naming_them_and_the_time_waited():
         cluster.wait_until_resolvable(["algo-2:7777"], 30, resolve, clock, clock.sleep)
 
     assert "\n" not in str(error.value) and clock.now >= 30
+
+
+def test_pooled_standardisation_keeps_the_shape_of_unflattened_recordings():
+    one_host = distribution.Distribution(strategy=None, hosts=1)
+    mean = np.arange(6, dtype=np.float32).reshape(2, 3)
+    std = np.full((2, 3), 2.0, dtype=np.float32)
+
+    pooled_mean, pooled_std = distribution.pooled_standardisation(one_host, 10, mean, std)
+
+    np.testing.assert_allclose(pooled_mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(pooled_std, std, rtol=1e-6)

@@ -55,7 +55,7 @@ def classes(y: np.ndarray) -> list[str]:
     return sorted({str(label) for label in y.tolist()})
 
 
-def targets(y: np.ndarray, names: list[str]) -> np.ndarray:
+def targets(y: np.ndarray, names: list[str], hyperparameters: dict[str, Any]) -> np.ndarray:
     return np.eye(len(names), dtype=np.float32)[[names.index(str(label)) for label in y.tolist()]]
 
 

@@ -35,6 +35,26 @@ def test_raw_features_are_the_samples_as_float32():
     np.testing.assert_array_equal(transform.features(x, "raw"), x.astype(np.float32))
 
 
+def test_recording_features_keep_each_recordings_channels_and_samples_unflattened():
+    x = np.arange(12, dtype=np.int64).reshape(2, 6)
+
+    features = transform.features(x, "recording", channels=2)
+
+    assert features.shape == (2, 2, 3) and features.dtype == np.float32
+    np.testing.assert_array_equal(features[1], [[6, 7, 8], [9, 10, 11]])
+
+
+def test_standardisation_of_unflattened_recordings_is_per_channel_and_sample():
+    x = np.random.default_rng(0).normal(5.0, 2.0, (50, 3, 4)).astype(np.float32)
+
+    mean, std = transform.standardisation(x)
+    standardised = transform.standardise(x, mean, std)
+
+    assert mean.shape == std.shape == (3, 4)
+    np.testing.assert_allclose(standardised.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(standardised.std(axis=0), 1.0, rtol=1e-4)
+
+
 def test_standardisation_keeps_constant_features_finite():
     x = np.array([[1.0, 5.0], [3.0, 5.0]], dtype=np.float32)
 
