@@ -17,6 +17,8 @@
 #                           native: N processes on 127.0.0.1, ports CLUSTER_PORT (7777) and up;
 #                           docker: N containers named HOST on a private network, as on SageMaker.
 #                           The other hosts' logs go to test_dir/hosts/HOST/train.log.
+#                           When one host's process fails, the others get SIGTERM, and SIGKILL
+#                           5 s later.
 #   BASE_IMAGE=...          passed to docker build as --build-arg BASE_IMAGE
 #   DOCKER_BUILD_NETWORK=.. passed to docker build as --network (host, where the engine has no bridge)
 set -euo pipefail
@@ -26,6 +28,9 @@ REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly REPO_DIR
 readonly TEST_DIR="${REPO_DIR}/test_dir"
 readonly HOSTS_DIR="${TEST_DIR}/hosts"
+readonly STOP_GRACE_S=5
+HOST_PIDS=()  # the subshell running each host, algo-1 first
+KILLER_PID="" # what sends SIGKILL to the hosts left after STOP_GRACE_S
 
 usage() {
   sed -n '2,/^set -/p' "$0" | sed -e '/^set -/d' -e 's/^# \{0,1\}//'
@@ -88,24 +93,66 @@ host_folder() {
 }
 
 # Runs "$@" (one command line per host, HOST replaced by the host's name) for every host
-# at once; the chief in the foreground. Fails when any host fails.
+# at once; the chief's output to the terminal. Fails when any host fails, and then stops the
+# others at once: a host whose peer has gone would otherwise wait for it up to the cluster's
+# start timeout (15 minutes). Each host reports its exit on a FIFO, so no one polls.
 run_hosts() {
-  local count="$1"
-  shift
-  local pids=() host i status=0
-  for ((i = 2; i <= count; i++)); do
+  local count="$1" stop="$2"
+  shift 2
+  local exits="${HOSTS_DIR}/.exits" host i code status=0 stopping=0
+  mkfifo "${exits}"
+  exec 3<>"${exits}" # read and write: opening it blocks no one, and it outlives its writers
+  rm -f "${exits}"
+  for ((i = 1; i <= count; i++)); do
     host="algo-${i}"
-    "$@" "${host}" >"${HOSTS_DIR}/${host}/train.log" 2>&1 &
-    pids+=("$!")
+    if [[ "${host}" == algo-1 ]]; then
+      { code=0; "$@" "${host}" || code=$?; echo "${host} ${code}" >&3; } &
+    else
+      { code=0; "$@" "${host}" >"${HOSTS_DIR}/${host}/train.log" 2>&1 || code=$?; echo "${host} ${code}" >&3; } &
+    fi
+    HOST_PIDS+=("$!")
   done
-  "$@" algo-1 || status=$?
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      echo "${PROGRAM}: algo-$((i + 2)) failed; its log: ${HOSTS_DIR}/algo-$((i + 2))/train.log" >&2
-      status=1
+  for ((i = 1; i <= count; i++)); do
+    read -r host code <&3
+    [[ "${code}" == 0 ]] && continue
+    status=1
+    if [[ "${host}" != algo-1 ]]; then
+      echo "${PROGRAM}: ${host} failed; its log: ${HOSTS_DIR}/${host}/train.log" >&2
+    fi
+    if ((!stopping)); then
+      stopping=1
+      echo "${PROGRAM}: ${host} exited (status ${code}): stopping the other hosts" >&2
+      "${stop}" "${count}"
     fi
   done
+  exec 3>&-
+  [[ -z "${KILLER_PID}" ]] || kill "${KILLER_PID}" 2>/dev/null || true
+  wait
   return "${status}"
+}
+
+# SIGTERM to each host's training, as SageMaker stops a job; SIGKILL to any left after STOP_GRACE_S.
+stop_native_hosts() {
+  signal_children TERM "${HOST_PIDS[@]}"
+  { sleep "${STOP_GRACE_S}"; signal_children KILL "${HOST_PIDS[@]}"; } >/dev/null 2>&1 3>&- &
+  KILLER_PID="$!"
+}
+
+# The processes each of these subshells runs (the subshells themselves report the exits).
+signal_children() {
+  local signal="$1" pid
+  shift
+  for pid in "$@"; do
+    pkill "-${signal}" -P "${pid}" >/dev/null 2>&1 || true
+  done
+}
+
+stop_docker_hosts() {
+  local count="$1" i names=()
+  for ((i = 1; i <= count; i++)); do
+    names+=("algo-${i}")
+  done
+  docker stop --time "${STOP_GRACE_S}" "${names[@]}" >/dev/null 2>&1 || true
 }
 
 native_host() {
@@ -144,7 +191,7 @@ train_on_hosts() {
     done
     CLUSTER_ADDRESSES="$(IFS=,; echo "${addresses[*]}")"
     export CLUSTER_ADDRESSES
-    run_hosts "${count}" native_host
+    run_hosts "${count}" stop_native_hosts native_host
   else
     echo "${PROGRAM}: runner=docker image=${image} hosts=${count}" >&2
     build_image "${image}"
@@ -153,7 +200,7 @@ train_on_hosts() {
     NETWORK="eeg-local-$$"
     docker network create --internal "${NETWORK}" >/dev/null
     trap 'docker network rm "${NETWORK}" >/dev/null 2>&1 || true' EXIT
-    run_hosts "${count}" docker_host
+    run_hosts "${count}" stop_docker_hosts docker_host
   fi
 }
 

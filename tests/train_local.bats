@@ -156,6 +156,35 @@ print(json.load(open(d + "/hyperparameters.json")), json.load(open(d + "/resourc
   assert_output "done: the model is written by algo-1"
 }
 
+@test "HOSTS=2 natively stops the chief within seconds when the other host's process exits" {
+  local port
+  port="$(free_port)"
+  # algo-2's port taken: it exits at once, and the chief would wait for it 15 minutes.
+  mkfifo "${BATS_TEST_TMPDIR}/bound"
+  python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("bound", flush=True); time.sleep(600)' \
+    "$((port + 1))" >"${BATS_TEST_TMPDIR}/bound" &
+  local listener="$!"
+  read -r _ <"${BATS_TEST_TMPDIR}/bound"
+
+  HOSTS=2 RUNNER=native CLUSTER_PORT="${port}" run timeout 180 "${PROJECT}/train_local.sh"
+  kill "${listener}"
+
+  assert_failure 1
+  assert_output --partial "algo-2 exited (status 1): stopping the other hosts"
+  assert_output --partial "algo-2 failed; its log: ${PROJECT}/test_dir/hosts/algo-2/train.log"
+  assert [ ! -e "${PROJECT}/test_dir/model/model.keras" ]
+}
+
+@test "HOSTS=2 in docker stops every container when one fails" {
+  STUB_DOCKER_FAIL="run --rm --name algo-2 *" HOSTS=2 run "${PROJECT}/train_local.sh" eeg
+
+  assert_failure 1
+  assert_output --partial "algo-2 exited (status 1): stopping the other hosts"
+  run grep "^docker stop --time 5 algo-1 algo-2$" "${STUB_LOG}"
+  assert_success
+}
+
 @test "HOSTS=2 in docker runs two containers named algo-1 and algo-2 on a private network" {
   HOSTS=2 run "${PROJECT}/train_local.sh" eeg
 
