@@ -12,8 +12,8 @@ endif
 
 # Settings: override on the command line, e.g. make push IMAGE=eeg TAG=v1. Each has a
 # "#> default | what it is" line above it, which make help lists.
-#> eeg | the ECR repository, and the prefix of job names
-IMAGE ?= eeg
+#> eeg (aws/defaults.py) | the ECR repository, and the prefix of job names
+IMAGE ?=
 #> latest (push: also the git SHA) | the image tag
 TAG ?=
 #> this account's ECR | push: the registry host
@@ -122,6 +122,14 @@ export $(SETTINGS)
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
+# The training job's options, which make submit and make tune share.
+JOB_OPTIONS = --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
+  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" \
+  --inputs "$${INPUTS}" --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" \
+  --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" \
+  --volume-size "$${VOLUME_SIZE}" --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --local="$${LOCAL}" \
+  --dry-run="$${DRY_RUN}"
+
 ##@ Run
 
 .PHONY: help
@@ -171,12 +179,7 @@ upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE
 
 .PHONY: submit
 submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., INSTANCE_COUNT=N, DISTRIBUTION=sharded, INPUT_MODE=FastFile, SPOT=1, TENSORBOARD=1, WAIT=0, LOCAL=1, DRY_RUN=1)
-	$(BIN)/python submit.py --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
-	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" --inputs "$${INPUTS}" \
-	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" \
-	  --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
-	  --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --wait="$${WAIT}" --local="$${LOCAL}" \
-	  --dry-run="$${DRY_RUN}"
+	$(BIN)/python submit.py $(JOB_OPTIONS) --wait="$${WAIT}"
 
 .PHONY: deploy
 deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1)
@@ -190,13 +193,9 @@ undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its mod
 	$(BIN)/python -m aws.deploy --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: tune
-tune: $(VENV)/.installed ## Tune hyperparameters for validation accuracy (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
-	$(BIN)/python -m aws.tune --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
-	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" --inputs "$${INPUTS}" \
-	  --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" --output-path "$${OUTPUT_PATH}" \
-	  --job-name "$${JOB_NAME}" --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" --volume-size "$${VOLUME_SIZE}" \
-	  --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --ranges "$${RANGES}" --max-jobs "$${MAX_JOBS}" \
-	  --max-parallel "$${MAX_PARALLEL}" --local="$${LOCAL}" --dry-run="$${DRY_RUN}"
+tune: $(VENV)/.installed ## Tune hyperparameters for task.py's TUNING objective (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
+	$(BIN)/python -m aws.tune $(JOB_OPTIONS) --ranges "$${RANGES}" --max-jobs "$${MAX_JOBS}" \
+	  --max-parallel "$${MAX_PARALLEL}"
 
 ##@ Jobs
 

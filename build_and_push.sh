@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Usage: build_and_push.sh [--build-only] IMAGE [TAG]
+# Usage: build_and_push.sh [--build-only] [IMAGE [TAG]]
 # Builds the training image for linux/amd64 and pushes it to ECR in the current account and
 # region, tagged latest and TAG (default: the git short SHA, with -dirty when tracked files
 # have changes). Creates the repository IMAGE, with scan-on-push, if it is missing. The last
 # line on stdout is the pushed image's URI (REGISTRY/IMAGE@sha256:... where the registry
 # reports a digest); progress goes to stderr. --build-only builds IMAGE:latest and IMAGE:TAG
-# locally and needs no AWS.
+# locally and needs no AWS. IMAGE defaults to aws/defaults.py's (eeg).
 #
 # Environment:
 #   AWS_REGION, AWS_DEFAULT_REGION  the region (else `aws configure get region`; no default)
@@ -111,8 +111,10 @@ main() {
   --build-only) build_only=1 && shift ;;
   -*) usage >&2 && exit 2 ;;
   esac
-  [[ $# -ge 1 && $# -le 2 ]] || { usage >&2; exit 2; }
-  local image="$1"
+  [[ $# -le 2 ]] || { usage >&2; exit 2; }
+  local image="${1:-}"
+  # the image's default name is the host commands' own (aws/defaults.py)
+  [[ -n "${image}" ]] || image="$(cd "${REPO_DIR}" && python3 -m aws.defaults IMAGE)"
   [[ "${image}" =~ ${ECR_NAME} && ${#image} -ge 2 && ${#image} -le 256 ]] ||
     abort "IMAGE '${image}' is not a valid ECR repository name (lowercase letters, digits, and . _ - / between them)"
   [[ "${GPU:-0}" =~ ^[01]?$ ]] || abort "GPU=${GPU} is not 1 or 0"

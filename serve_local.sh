@@ -2,7 +2,7 @@
 # Usage: serve_local.sh [IMAGE]
 # Serves test_dir/model (what make local trained) on 127.0.0.1, as a SageMaker endpoint
 # would: GET /ping, POST /invocations. Stops on Ctrl-C.
-#   docker  when a Docker engine answers: builds IMAGE (default eeg) and runs
+#   docker  when a Docker engine answers: builds IMAGE (default: aws/defaults.py's, eeg) and runs
 #           docker run --rm -p 127.0.0.1:PORT:8080 -v "<test_dir>/model:/opt/ml/model:ro" IMAGE serve
 #   native  otherwise: ./serve with SAGEMAKER_BASE_DIR=test_dir
 #
@@ -66,7 +66,9 @@ main() {
   -*) usage >&2 && exit 2 ;;
   esac
   [[ $# -le 1 ]] || { usage >&2; exit 2; }
-  local image="${1:-eeg}"
+  local image="${1:-}"
+  # the image's default name is the host commands' own (aws/defaults.py)
+  [[ -n "${image}" ]] || image="$(cd "${REPO_DIR}" && python3 -m aws.defaults IMAGE)"
   local port="${PORT:-8080}"
   if [[ ! "${port}" =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); then
     abort "PORT=${port} is not a port number"

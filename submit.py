@@ -45,23 +45,16 @@ from aws.context import (
     parse_image,
     run_command,
 )
+from aws.defaults import IMAGE, INSTANCE_TYPE, LOCAL_OUTPUT, MAX_RUN, SAMPLE_DATA, VOLUME_SIZE
 from container.sagemaker_env import UserError, metric_definitions, parse_hyperparameters
 from task import ACCEPTED, HYPERPARAMETERS, METRICS
 
-REPO = Path(__file__).resolve().parent
-# defaults
-IMAGE = "eeg"
-INSTANCE_TYPE = "ml.m5.large"
 INPUT_MODES = ("File", "FastFile")  # Pipe is not: train.py reads files
 MAX_INSTANCE_COUNT = 100
 # How SageMaker hands the training channel's files to several instances: all of them to
 # every instance (train.py then gives each host its share of the rows), or each file to one.
 DISTRIBUTIONS = {"replicated": "FullyReplicated", "sharded": "ShardedByS3Key"}
-MAX_RUN = 24 * 60 * 60  # seconds; SageMaker's own default, at most 28 days
-VOLUME_SIZE = 30  # GB of storage per instance, the SDK's default
-# local mode runs the image on this machine, on the bundled sample
-LOCAL_DATA = REPO / "test_dir" / "input" / "data" / "training"
-LOCAL_OUTPUT = REPO / "local_output"  # not under test_dir/output, which make local empties
+# local mode runs the image on this machine, on the bundled sample, into LOCAL_OUTPUT
 LOCAL_ROLE = "arn:aws:iam::111111111111:role/local-mode"  # required by the SDK, never used locally
 # what the API accepts
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
@@ -264,7 +257,7 @@ def build_job(args: argparse.Namespace) -> Job:
     if local:
         region = aws_region(fallback="us-east-1")  # nothing is sent to AWS, any region does
         account = bucket = ""
-        inputs = inputs or {"training": f"file://{LOCAL_DATA}"}
+        inputs = inputs or {"training": f"file://{SAMPLE_DATA}"}
         output_path = args.output_path or f"file://{LOCAL_OUTPUT / name}"
     else:
         aws = connect()

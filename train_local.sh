@@ -4,7 +4,7 @@
 #
 # Empties test_dir/model, test_dir/output and test_dir/checkpoints, writes any missing input/config file the
 # way SageMaker's local mode does, then trains:
-#   docker  when a Docker engine answers: builds IMAGE (default eeg) and runs
+#   docker  when a Docker engine answers: builds IMAGE (default: aws/defaults.py's, eeg) and runs
 #           docker run --rm -v "<test_dir>:/opt/ml" IMAGE train
 #   native  otherwise: ./train with SAGEMAKER_BASE_DIR=test_dir
 #
@@ -242,7 +242,9 @@ main() {
   -*) usage >&2 && exit 2 ;;
   esac
   [[ $# -le 1 ]] || { usage >&2; exit 2; }
-  local image="${1:-eeg}"
+  local image="${1:-}"
+  # the image's default name is the host commands' own (aws/defaults.py)
+  [[ -n "${image}" ]] || image="$(cd "${REPO_DIR}" && python3 -m aws.defaults IMAGE)"
   [[ -d "${TEST_DIR}/input" ]] || abort "no ${TEST_DIR}/input: run from a complete checkout"
 
   local hosts="${HOSTS:-1}"

@@ -31,12 +31,11 @@ import boto3
 import botocore.exceptions
 
 from aws.context import aws_region, describe_training_job, image_jobs, missing, run_command
+from aws.defaults import IMAGE, INSTANCE_TYPE
 from container.sagemaker_env import UserError, server_settings
 from submit import job_prefix, positive, role_arn, sdk_session, switch
 
 # defaults
-IMAGE = "eeg"
-INSTANCE_TYPE = "ml.m5.large"  # as for training: 2 vCPUs, 8 GiB
 POLL_SECONDS = 15  # between looks at an endpoint that is still being created
 # what the API accepts: endpoint, model and job names alike
 NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")

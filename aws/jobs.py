@@ -25,11 +25,11 @@ from typing import Any
 import boto3
 
 from aws.context import aws_region, console_url, describe_training_job, image_jobs, run_command
+from aws.defaults import IMAGE
 from container.sagemaker_env import UserError
 from submit import job_prefix
 
 # defaults
-IMAGE = "eeg"
 RECENT = 20  # jobs that `list` shows
 POLL_SECONDS = 10  # between looks at the log of a running job
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"  # where SageMaker sends the container's stdout and stderr

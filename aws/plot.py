@@ -19,11 +19,10 @@ import tarfile
 from pathlib import Path
 
 from aws.context import connect, describe_training_job, run_command
+from aws.defaults import LOCAL_OUTPUT, REPO
 from container.sagemaker_env import HISTORY_FILE, UserError
 
-REPO = Path(__file__).resolve().parent.parent
 LOCAL_HISTORY = REPO / "test_dir" / "output" / "data" / HISTORY_FILE
-LOCAL_OUTPUT = REPO / "local_output"
 PLOT_FILE = "learning_curves.png"
 
 

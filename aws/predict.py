@@ -27,12 +27,11 @@ import numpy.typing as npt
 
 import task
 from aws.context import run_command
+from aws.defaults import SAMPLE_DATA
 from container import recordings
 from container.sagemaker_env import UserError
 from container.serving.payload import CSV, JSON, MAX_PAYLOAD_BYTES
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "test_dir" / "input" / "data" / "training"
 LOCAL_URL = "http://127.0.0.1:8080"
 Predictions = list[dict[str, Any]]  # the task's answer for each row (task.answers)
 
@@ -139,7 +138,7 @@ def described(answer: dict[str, Any]) -> str:
 
 def predict(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    source = Path(args.data) if args.data else SAMPLE
+    source = Path(args.data) if args.data else SAMPLE_DATA
     data = recordings.read_path(source)
     rows, which = (data.test, "test rows") if data.test is not None else (data.train, "rows")
     if rows is None or not len(rows):

@@ -20,11 +20,8 @@ from pathlib import Path
 import botocore.exceptions
 
 from aws.context import AwsContext, connect, data_uri, parse_image, run_command
+from aws.defaults import IMAGE, REPO, SAMPLE_DATA
 from container.sagemaker_env import UserError
-
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "test_dir" / "input" / "data" / "training"  # the bundled sample
-IMAGE = "eeg"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,7 +31,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--data", default="", metavar="DIR", help=f"folder to upload (default: {DATA.relative_to(REPO)})"
+        "--data",
+        default="",
+        metavar="DIR",
+        help=f"folder to upload (default: {SAMPLE_DATA.relative_to(REPO)})",
     )
     parser.add_argument(
         "--bucket", default="", help="S3 bucket (default: sagemaker-REGION-ACCOUNT, created if missing)"
@@ -78,7 +78,7 @@ def ensure_bucket(aws: AwsContext, bucket: str) -> None:
 
 def upload(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    folder = Path(args.data).expanduser() if args.data else DATA
+    folder = Path(args.data).expanduser() if args.data else SAMPLE_DATA
     files = files_in(folder)
     image = args.image or IMAGE
     parse_image(image)  # an invalid name fails here, before anything is sent

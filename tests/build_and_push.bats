@@ -54,12 +54,23 @@ script_in_git_repository() {
 
 @test "--help prints the usage and exits 0" {
   run -0 "${SCRIPT}" --help
-  assert_line --index 0 "Usage: build_and_push.sh [--build-only] IMAGE [TAG]"
+  assert_line --index 0 "Usage: build_and_push.sh [--build-only] [IMAGE [TAG]]"
 }
 
-@test "push without IMAGE prints the usage and fails" {
-  run -2 "${SCRIPT}"
+@test "more than IMAGE and TAG prints the usage and fails" {
+  run -2 "${SCRIPT}" eeg v1 extra
   assert_output --partial "Usage: build_and_push.sh"
+}
+
+@test "without IMAGE the image is aws/defaults.py's" {
+  local repository
+  repository="$(script_in_git_repository)"
+  cp -r "${BATS_TEST_DIRNAME}/../aws" "${repository}/"
+  sed -i 's/^IMAGE = .*/IMAGE = "my-model"/' "${repository}/aws/defaults.py"
+
+  run -0 --separate-stderr "${repository}/build_and_push.sh" --build-only "" v1
+
+  assert_output "my-model:v1"
 }
 
 @test "push prints only the image URI with its digest on stdout" {

@@ -10,7 +10,7 @@ setup() {
   REPO="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
   PROJECT="${BATS_TEST_TMPDIR}/my project"
   mkdir -p "${PROJECT}/test_dir/model"
-  cp "${REPO}/serve_local.sh" "${PROJECT}/"
+  cp -r "${REPO}/serve_local.sh" "${REPO}/aws" "${PROJECT}/"
   echo "a trained model" >"${PROJECT}/test_dir/model/model.keras"
 
   # The stub docker records each call in STUB_LOG; STUB_DOCKER_INFO_RC=1 means no engine.

@@ -10,7 +10,7 @@ setup() {
   REPO="$(cd "${BATS_TEST_DIRNAME}/.." && pwd)"
   PROJECT="${BATS_TEST_TMPDIR}/my project"
   mkdir -p "${PROJECT}/test_dir/input/config" "${PROJECT}/test_dir/model" "${PROJECT}/test_dir/output"
-  cp -r "${REPO}"/{train,train_local.sh,train.py,task.py,container} "${PROJECT}/"
+  cp -r "${REPO}"/{train,train_local.sh,train.py,task.py,container,aws} "${PROJECT}/"
   cp "${REPO}"/test_dir/input/config/*.json "${PROJECT}/test_dir/input/config/"
   echo '{"epochs": "1", "batch_size": "8"}' >"${PROJECT}/test_dir/input/config/hyperparameters.json"
   "${REPO}/.venv/bin/python" "${REPO}/tests/make_sample_data.py" --rows 40 \
@@ -141,6 +141,16 @@ print(json.load(open(d + "/hyperparameters.json")), json.load(open(d + "/resourc
   assert_failure 2
   assert_equal "${output}" ""
   [[ "${stderr}" == "Usage: train_local.sh [IMAGE]"* ]]
+}
+
+@test "without an IMAGE the docker runner builds the default image of aws/defaults.py" {
+  sed -i 's/^IMAGE = .*/IMAGE = "my-model"/' "${PROJECT}/aws/defaults.py"
+
+  run "${PROJECT}/train_local.sh"
+
+  assert_success
+  run grep "^docker build --tag my-model " "${STUB_LOG}"
+  assert_success
 }
 
 @test "HOSTS=2 natively trains on two hosts and the chief writes test_dir/model" {
