@@ -205,3 +205,33 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
   run docker network ls --format '{{.Name}}'
   refute_output --partial "eeg-local-"
 }
+
+@test "the image trains the second example, model=cnn, on recordings kept as channels and samples" {
+  local tree
+  tree="$(opt_ml 1)"
+  echo '{"epochs": "1", "model": "cnn", "features": "recording"}' >"${tree}/input/config/hyperparameters.json"
+  run -0 docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train
+  assert_line --partial "training: model=eeg_cnn "
+  assert [ -s "${tree}/model/model.keras" ]
+}
+
+@test "an image built from a copy ships the module the copy added to container/, with no other change" {
+  local copy="${BATS_TEST_TMPDIR}/our project"
+  mkdir -p "${copy}"
+  git -C "${REPO_DIR}" ls-files -z --cached --others --exclude-standard | (cd "${REPO_DIR}" && xargs -0 cp --parents -t "${copy}")
+  printf 'HIDDEN_UNITS = (32, 16)\n' >"${copy}/container/our_layers.py"
+  sed -i -e 's/^from container import labels, transform$/from container import labels, our_layers, transform/' \
+    -e 's/^HIDDEN_UNITS = .*/HIDDEN_UNITS = our_layers.HIDDEN_UNITS/' "${copy}/task.py"
+  run -0 grep -c "our_layers" "${copy}/task.py"
+  assert_output 2
+  docker build --quiet --network host --build-arg BASE_IMAGE="${BASE_IMAGE}" --tag our-copy "${copy}" >/dev/null
+
+  run -0 docker run --rm --network none --entrypoint ls our-copy /opt/program/container
+  assert_line our_layers.py
+  local tree
+  tree="$(opt_ml 1)"
+  run -0 docker run --rm --network none -v "${tree}:/opt/ml" our-copy train
+  assert_line --regexp '^training: model=eeg_mlp parameters=[0-9]+ '
+  assert [ -s "${tree}/model/model.keras" ]
+  docker rmi our-copy >/dev/null
+}
