@@ -48,7 +48,7 @@ class Server:
         )
 
 
-def start_server(base: Path, log: Path, serve: Path = SERVE) -> Server:
+def start_server(base: Path, log: Path, serve: Path = SERVE, cwd: Path | None = None) -> Server:
     port = free_port()
     environment = {
         **os.environ,
@@ -60,7 +60,7 @@ def start_server(base: Path, log: Path, serve: Path = SERVE) -> Server:
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(serve)], cwd=serve.parent, env=environment, stdout=output, stderr=subprocess.STDOUT
+            [str(serve)], cwd=cwd or log.parent, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     return Server(f"http://127.0.0.1:{port}", process, log)
 
@@ -119,6 +119,17 @@ def predict_py(*arguments: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
     )
+
+
+def test_serve_started_in_a_folder_with_a_task_py_of_its_own_serves_the_programs(trained, tmp_path):
+    (tmp_path / "task.py").write_text("raise SystemExit('the task.py of the folder serve started in')\n")
+    server = start_server(trained.base, tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        answer = ping_until_not(server, 503)
+    finally:
+        stop(server)
+
+    assert answer.status_code == 200, server.log.read_text()
 
 
 def test_ping_answers_200_once_the_model_is_loaded(server):
