@@ -198,6 +198,8 @@ def epoch_seconds(
                 if stop_at is not None and round((log or {}).get("val_accuracy", 0.0), 3) >= stop_at:
                     self.model.stop_training = True
 
+        # The 2018 recipe's compile, which asked Keras's fit to log accuracy too.
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
         model.fit(
             x,
             keras.utils.to_categorical(y, 2),
