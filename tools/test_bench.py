@@ -92,3 +92,17 @@ def test_the_summary_takes_accuracies_from_the_first_run_and_times_as_medians():
     assert result["best_val_accuracy"] == 0.9
     assert result["test_accuracy"] == 0.877
     assert result["epochs"] == 2
+
+
+def test_the_original_recipe_logs_validation_accuracy_each_epoch():
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 8)).astype(np.float32), np.arange(16) % 2
+    model = bench.compiled(keras, {**bench.ORIGINAL, "precision": "float32"}, 8)
+    logs: list[dict[str, float]] = []
+
+    bench.epoch_seconds(keras, model, "original", x, y, 8, 2, (x, y), logs)
+
+    assert len(logs) == 2 and all("val_accuracy" in row for row in logs)
