@@ -64,11 +64,18 @@ def kind(path: Path, content_type: str) -> str:
         return "csv"
     if suffix in PICKLE_SUFFIXES:
         return "pickle"
+    # What the file is, never its bytes: a file that is not ours may hold anything.
+    looks = "text" if _is_text(head) else "binary data"
     raise UserError(
-        f"cannot tell what {path.name} holds (it starts with {head[:12]!r}): a data file is a "
-        "pickle (pickle.dump), an .npz (np.savez), an .npy (np.save) or a CSV of numbers, "
-        "recognised by its content"
+        f"cannot tell what {path.name} holds ({looks}, {path.stat().st_size} bytes, of no format read "
+        "here): a data file is a pickle (pickle.dump), an .npz (np.savez), an .npy (np.save) or a "
+        "CSV of numbers, recognised by its content"
     )
+
+
+def _is_text(head: bytes) -> bool:
+    """No NUL bytes and UTF-8 but for a character the 4 KB cut may split."""
+    return b"\0" not in head and head.decode("utf-8", "replace").count("\ufffd") <= 1
 
 
 def _numbers_line(head: bytes) -> bool:
@@ -248,6 +255,13 @@ def read_csv(path: Path, budget: Budget) -> tuple[Array, Array]:
             "line, the label first (a number or a name), then the samples, all numbers"
         ) from None
     return samples, np.char.strip(labels)
+
+
+def csv_numbers(lines: list[str]) -> npt.NDArray[np.float64]:
+    """Lines of comma-separated numbers as rows, read by the reader training's CSV uses, with
+    its rules: numbers as numpy's C reader writes them (no 1_0, no digits of other scripts),
+    a comma between values, one row per line. Raises ValueError naming what it could not read."""
+    return np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
 
 
 def _loadtxt(path: Path, dtype: Any, **options: Any) -> Array:

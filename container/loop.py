@@ -21,15 +21,10 @@ Measurements: docs/performance.md.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import os
 import platform
-import re
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -241,38 +236,6 @@ def cpu_has_bfloat16() -> bool:
         (line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []
     )
     return bool({"amx_bf16", "avx512_bf16"} & set(flags))
-
-
-# What TensorFlow's C++ libraries print while they load, before their logging is set up, so
-# that TF_CPP_MIN_LOG_LEVEL does not reach it: "I..." lines are INFO, "W..." WARNING, "E..."
-# ERROR (absl's format), and absl's own note that logging is not set up yet.
-NATIVE_LOG_LINE = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d")
-ABSL_NOTE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-
-
-@contextlib.contextmanager
-def native_log_filtered() -> Iterator[None]:
-    """Holds back what the C++ libraries write to stderr meanwhile, then passes on what
-    TF_CPP_MIN_LOG_LEVEL allows (default here 1: no INFO lines); VERBOSE=1 passes all."""
-    if os.environ.get("VERBOSE") == "1":
-        yield
-        return
-    level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") or 0)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            for line in held.read().decode(errors="replace").splitlines(keepends=True):
-                severity = "IWEF".find(line[0]) if NATIVE_LOG_LINE.match(line) else 3
-                if line.rstrip("\n") != ABSL_NOTE and severity >= level:
-                    sys.stderr.write(line)
-            sys.stderr.flush()
 
 
 def describe_machine() -> str:

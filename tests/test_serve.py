@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -23,7 +26,7 @@ from hypothesis import strategies as st
 
 from conftest import REPO, OptMl, new_opt_ml
 from container.sagemaker_env import UserError
-from container.serving import payload
+from container.serving import payload, worker
 from container.serving.app import App
 from container.serving.model import ServedModel
 from container.serving.server import options
@@ -185,6 +188,48 @@ BAD_REQUESTS = {
         "recording 2 holds NaN",
     ),
     "text": ("application/json", b'{"instances": [["a", "b"]]}', 400, "instance 1 is not a list of numbers"),
+    "JSON numbers as strings": (
+        "application/json",
+        ('{"instances": [[' + ", ".join(['"0.5"'] * 2000) + "]]}").encode(),
+        400,
+        "instance 1 is not a list of numbers",
+    ),
+    "JSON booleans": (
+        "application/json",
+        ('{"instances": [[' + ", ".join(["true"] * 2000) + "]]}").encode(),
+        400,
+        "instance 1 is not a list of numbers",
+    ),
+    "JSON values nested 60 deep": (
+        "application/json",
+        b'{"instances": [' + b"[" * 60 + b"1" + b"]" * 60 + b"]}",
+        400,
+        "instance 1 is not a list of numbers",
+    ),
+    "CSV 1_0, which training refuses": (
+        "text/csv",
+        ("1_0," + ROW.split(",", 1)[1] + "\n").encode(),
+        400,
+        "line 1 holds something other than numbers",
+    ),
+    "CSV Arabic-Indic digits": (
+        "text/csv",
+        ("\u0663," + ROW.split(",", 1)[1] + "\n").encode(),
+        400,
+        "line 1 holds something other than numbers",
+    ),
+    "CSV full-width digits": (
+        "text/csv",
+        (ROW + "\n" + "\uff13," + ROW.split(",", 1)[1] + "\n").encode(),
+        400,
+        "line 2 holds something other than numbers",
+    ),
+    "CSV a vertical tab, which would split a line in two": (
+        "text/csv",
+        (ROW + "\x0b" + ROW + "\n").encode(),
+        400,
+        "line 1 holds something other than numbers",
+    ),
     "an empty body": ("text/csv", b"", 400, "empty body"),
     "a body of blank lines": ("text/csv", b"\x1c\n \n", 400, "empty body"),
     "JSON of the wrong width": (
@@ -216,6 +261,19 @@ def test_a_body_over_6_mb_is_refused_with_413(server):
     answer = server.post(body)
 
     assert answer.status_code == 413 and "6 MB" in answer.json()["error"]
+
+
+def test_a_client_that_sends_its_whole_body_before_reading_gets_the_413_not_a_reset(server):
+    body = (ROW + "\n").encode() * (payload.MAX_PAYLOAD_BYTES // (len(ROW) + 1) + 1)
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request("POST", "/invocations", body=body, headers={"Content-Type": "text/csv"})
+        answer = connection.getresponse()
+    finally:
+        connection.close()
+
+    assert answer.status == 413
 
 
 def test_a_chunked_body_over_6_mb_is_refused_with_413_and_the_server_keeps_serving(server):
@@ -289,6 +347,52 @@ def test_an_error_inside_the_server_is_a_json_500_and_is_logged(caplog):
         "error": "internal error: RuntimeError"
     }
     assert "POST /invocations failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("accept", "kind"),
+    [
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("text/*", "text/csv"),
+        ("application/json;q=0, text/csv", "text/csv"),
+        ("text/csv, application/json", "application/json"),
+        ("application/json; q=0.5, text/csv; q=0.9", "text/csv"),
+        ("text/*;q=0, */*", "application/json"),
+        ("TEXT/CSV", "text/csv"),
+    ],
+)
+def test_the_answer_type_is_the_one_the_accept_header_ranks_highest(accept, kind):
+    assert payload.negotiated(accept) == kind
+
+
+@pytest.mark.parametrize(
+    ("accept", "status"),
+    [("application/xml", 406), ("application/json;q=0, text/csv;q=0", 406), ("text/csv;q=abc", 400)],
+)
+def test_an_accept_header_that_rules_out_both_types_or_is_malformed_is_a_4xx(accept, status):
+    with pytest.raises(payload.BadRequest) as refused:
+        payload.negotiated(accept)
+
+    assert refused.value.status == status
+
+
+@settings(max_examples=200, deadline=None)
+@given(accept=st.text(max_size=80))
+def test_any_accept_header_gives_json_or_csv_or_a_4xx(accept):
+    try:
+        kind = payload.negotiated(accept)
+    except payload.BadRequest as problem:
+        assert problem.status in (400, 406)
+    else:
+        assert kind in (payload.JSON, payload.CSV)
+
+
+def test_accept_text_star_is_answered_in_csv_over_http(server, sample_data):
+    answer = server.post(csv_rows(sample_data["x_test"][:2]), "text/csv", Accept="text/*")
+
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "text/csv"
+    assert len(answer.text.splitlines()) == 2
 
 
 def test_an_answer_type_other_than_json_or_csv_is_refused_with_406(server):
@@ -393,3 +497,203 @@ def test_any_csv_of_number_like_text_is_read_or_refused_with_a_4xx(text):
         assert problem.status == 400
     else:
         assert rows.shape[0] >= 1 and rows.shape[1] == 2 and np.isfinite(rows).all()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=3),
+    max_leaves=12,
+)
+
+
+def numbers_only(instance: object) -> bool:
+    """A list of JSON numbers, or of lists of them (channels)."""
+    if not isinstance(instance, list):
+        return False
+    flat = (
+        [v for channel in instance for v in channel]
+        if instance and all(isinstance(c, list) for c in instance)
+        else instance
+    )
+    return all(type(value) in (int, float) for value in flat)
+
+
+@settings(max_examples=200, deadline=None)
+@given(instances=st.lists(JSON_VALUES, min_size=1, max_size=3))
+def test_json_instances_are_read_only_when_they_hold_numbers_and_nothing_else(instances):
+    body = json.dumps({"instances": instances}).encode()
+    try:
+        rows = payload.recordings(body, "application/json", 2, "2 values")
+    except payload.BadRequest as problem:
+        assert problem.status == 400
+    else:
+        assert all(numbers_only(instance) for instance in instances)
+        assert rows.shape == (len(instances), 2) and np.isfinite(rows).all()
+
+
+def tampered_model(trained: OptMl, folder: Path, change) -> Path:
+    """A copy of the trained model folder with metadata.json changed by change(metadata)."""
+    shutil.copytree(trained.base / "model", folder)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    change(metadata)
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    return folder
+
+
+TAMPERED = {
+    "more names than outputs": (
+        lambda m: m.update(names=["0", "1", "2"]),
+        "gives 2 outputs, which task.answers cannot read with the names",
+    ),
+    "names as a string": (lambda m: m.update(names="01"), "names is '01', not a list of strings"),
+    "channels as a string": (lambda m: m["features"].update(channels="4"), "channels is '4'"),
+    "a mean of another width": (lambda m: m["features"].update(mean=[0.0] * 3), "mean is not 256 finite"),
+    "a std with a zero": (
+        lambda m: m["features"].update(std=[0.0, *m["features"]["std"][1:]]),
+        "std holds values that are not above 0",
+    ),
+    "an unknown transform": (lambda m: m["features"].update(transform="wavelet"), "transform 'wavelet'"),
+}
+
+
+@pytest.mark.parametrize("name", TAMPERED)
+def test_metadata_that_disagrees_with_the_model_or_a_request_is_refused_at_load(trained, tmp_path, name):
+    change, words = TAMPERED[name]
+    folder = tampered_model(trained, tmp_path / "model", change)
+
+    with pytest.raises(UserError) as refused:
+        ServedModel.load(folder)
+
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_ping_is_not_healthy_when_the_metadata_disagrees_with_the_model(trained, tmp_path):
+    folder = tampered_model(trained, tmp_path / "opt ml" / "model", TAMPERED["more names than outputs"][0])
+    server = start_server(tmp_path / "opt ml", tmp_path / "serve.log")
+    try:
+        answer = ping_until_not(server, 503)
+    finally:
+        stop(server)
+
+    assert folder.is_dir() and answer.status_code == 500
+    assert "task.answers cannot read" in answer.json()["error"]
+
+
+def test_predict_offline_refuses_recordings_of_another_width_in_one_line(trained, tmp_path):
+    np.savez(tmp_path / "narrow.npz", x_train=np.zeros((3, 7), dtype=np.float32), y_train=np.array([0, 1, 0]))
+
+    result = predict_py(str(tmp_path / "narrow.npz"), "--model", str(trained.base / "model"))
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "predict: error: the recordings hold 7 values each; the model reads 2000 values "
+        "(4 channels of 500 samples, one after another)"
+    ]
+
+
+@pytest.mark.parametrize(("options", "words"), [(["--port", "abc"], "--port 'abc' is not a port number")])
+def test_predict_refuses_a_port_that_is_not_one(trained, options, words):
+    result = predict_py(str(trained.training / "output_dict"), *options)
+
+    assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_says_a_fifo_is_not_a_regular_file(tmp_path):
+    fifo = tmp_path / "recordings"
+    os.mkfifo(fifo)
+
+    result = predict_py(str(fifo))
+
+    assert result.returncode == 1 and "is not a regular file" in result.stderr
+
+
+def test_the_servers_log_holds_no_tensorflow_loading_chatter(server):
+    log = server.log.read_text()
+
+    assert "absl::InitializeLog" not in log and "oneDNN custom operations" not in log
+    assert "Booting worker" in log  # the log is gunicorn's, read after the workers started
+
+
+def half_sent_requests(server: Server, count: int) -> list[socket.socket]:
+    """count connections that send part of their headers and then nothing."""
+    host, port = server.url.removeprefix("http://").split(":")
+    clients = []
+    for _ in range(count):
+        client = socket.create_connection((host, int(port)), timeout=30)
+        client.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n")
+        clients.append(client)
+    return clients
+
+
+def test_ping_answers_within_2_s_while_eight_times_the_request_slots_hold_half_sent_headers(server):
+    clients = half_sent_requests(server, 32)  # the server has 1 worker x 4 threads
+    try:
+        answers = [requests.get(f"{server.url}/ping", timeout=2) for _ in range(3)]
+    finally:
+        for client in clients:
+            client.close()
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+
+
+def test_a_client_too_slow_to_send_its_headers_gets_a_408_and_is_closed(server):
+    (client,) = half_sent_requests(server, 1)
+    try:
+        client.settimeout(worker.HEADERS_SECONDS + 10)
+        answer = client.recv(4096)
+        closed = client.recv(4096)
+    finally:
+        client.close()
+
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n") and closed == b""
+
+
+def test_requests_on_one_kept_alive_connection_are_each_answered(server, sample_data):
+    with requests.Session() as session:
+        answers = [
+            session.post(
+                f"{server.url}/invocations",
+                data=csv_rows(sample_data["x_test"][:2]),
+                headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+                timeout=30,
+            )
+            for _ in range(3)
+        ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len({answer.text for answer in answers}) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "whole"),
+    [
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n", False),
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2", False),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2\n", True),
+        (b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n1,2\n\r\n", False),
+        (b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n1,2\n\r\n0\r\n\r\n", True),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n" + b"1" * 101, True),  # past 100
+        (b"GET /" + b"x" * (worker.MAX_HEADER_BYTES + 1), True),  # the parser refuses it
+    ],
+)
+def test_a_request_goes_to_a_thread_once_it_has_arrived_whole_or_cannot_be_whole(data, whole):
+    assert worker.arrived_whole(data, body_limit=100) is whole
+
+
+def test_a_client_that_waits_for_100_continue_gets_it_and_then_its_answer(server):
+    host, port = server.url.removeprefix("http://").split(":")
+    body = (ROW + "\n").encode()
+    with socket.create_connection((host, int(port)), timeout=30) as client:
+        client.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nAccept: text/csv\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        )
+        interim = client.recv(4096)
+        client.sendall(body)
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"100 Continue" not in answer

@@ -14,7 +14,7 @@ import pytest
 
 import task
 from conftest import TRAIN, fails_cleanly, replace_training_file
-from container import loop
+from container import loop, native_log
 from container.sagemaker_env import metric_definitions, metric_patterns
 
 
@@ -300,7 +300,7 @@ def test_native_warnings_and_errors_written_during_import_still_reach_stderr(cap
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
     monkeypatch.delenv("VERBOSE", raising=False)
 
-    with loop.native_log_filtered():
+    with native_log.native_log_filtered():
         os.write(2, b"I0000 00:00:1795721844.329199   22121 port.cc:153] an info line\n")
         os.write(2, b"W0000 00:00:1795721844.329199   22121 x.cc:1] a warning line\n")
         os.write(2, b"a line of some other library\n")

@@ -22,6 +22,8 @@ from container.serving.model import ServedModel
 # An invocation that reaches a worker still loading waits this long for it: with several
 # workers, /ping may have been answered by another that is ready.
 LOAD_WAIT_SECONDS = 50
+# A body over the limit is read and dropped up to this size before the 413 (read_body).
+DRAIN_BYTES = 128 * 2**20
 log = logging.getLogger("gunicorn.error")  # the server's log: stderr, and CloudWatch on SageMaker
 StartResponse = Callable[..., Any]
 
@@ -93,6 +95,7 @@ class App:
         served = self.served
         if served is None:
             return self.ping("GET")
+        kind = payload.negotiated(environ.get("HTTP_ACCEPT", ""))  # a 406 before any work
         body = read_body(environ, self.max_payload_bytes)
         rows = payload.recordings(
             body, environ.get("CONTENT_TYPE", ""), served.recording_size, served.describe_recording()
@@ -101,24 +104,37 @@ class App:
             answers = served.answers(rows)
         except UserError as error:
             raise payload.BadRequest(400, str(error)) from None
-        answer, kind = payload.answer(answers, environ.get("HTTP_ACCEPT", ""))
-        return 200, answer, kind
+        return 200, payload.answer(answers, kind), kind
 
 
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
-    """The request body, refused past limit bytes without reading the rest."""
+    """The request body, refused with a 413 past limit bytes.
+
+    Before the 413 the rest of the body is read and dropped, up to DRAIN_BYTES: a client
+    still sending (most do not read the answer first) would otherwise get its connection
+    reset instead of the answer. A body larger still is left, and its connection reset."""
     declared = environ.get("CONTENT_LENGTH") or ""
+    stream = environ["wsgi.input"]
     if declared.isdigit() and int(declared) > limit:
+        if int(declared) <= DRAIN_BYTES:
+            drain(stream)
         raise payload.BadRequest(
             413, f"the body is {declared} bytes, over {limit} ({limit // 2**20} MB): send fewer recordings"
         )
-    stream = environ["wsgi.input"]
     body = stream.read(int(declared)) if declared.isdigit() else stream.read(limit + 1)
     if len(body) > limit:
+        drain(stream)
         raise payload.BadRequest(
             413, f"the body is over {limit} bytes ({limit // 2**20} MB): send fewer recordings"
         )
     return body
+
+
+def drain(stream: Any) -> None:
+    """Reads and drops the rest of a request body, DRAIN_BYTES at the most."""
+    left = DRAIN_BYTES
+    while left > 0 and (chunk := stream.read(min(left, 2**20))):
+        left -= len(chunk)
 
 
 def error_body(message: str) -> bytes:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import task
 from container import transform
 from container.job_outputs import METADATA_FILE, MODEL_FILE
+from container.native_log import native_log_filtered
 from container.sagemaker_env import UserError
 
 PREDICT_ROWS = 1024  # rows per call into the model: bounds the memory of a large request
@@ -38,14 +39,13 @@ class ServedModel:
             )
         try:
             metadata = json.loads((model_dir / METADATA_FILE).read_text())
-            spec = metadata["features"]
-            shape = [int(size) for size in spec["shape"]]
-            _ = spec["transform"], spec["channels"], spec["mean"], spec["std"], metadata["names"]
+            shape = checked_metadata(metadata)
         except (ValueError, KeyError, TypeError) as error:
             raise UserError(f"{model_dir / METADATA_FILE} is damaged ({error}): train again") from None
 
-        import keras
-        import tensorflow as tf
+        with native_log_filtered():  # TensorFlow's loading chatter (absl, oneDNN) held back
+            import keras
+            import tensorflow as tf
 
         try:
             model = keras.saving.load_model(model_dir / MODEL_FILE, compile=False)
@@ -57,7 +57,16 @@ class ServedModel:
             lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, *shape], tf.float32)]
         )
         loaded = cls(model, metadata, predict)
-        loaded.outputs(np.zeros((1, loaded.recording_size), dtype=np.float32))  # traces it now
+        outputs = loaded.outputs(np.zeros((1, loaded.recording_size), dtype=np.float32))  # traces it now
+        try:  # the task's reading of the outputs is what it declares them to be
+            answered = task.answers(outputs, loaded.names)
+            if len(answered) != 1 or not isinstance(answered[0], dict):
+                raise ValueError(f"task.answers gave {len(answered)} answers for one row")
+        except (ValueError, IndexError, KeyError) as error:
+            raise UserError(
+                f"the model in {model_dir} gives {outputs.shape[1]} outputs, which task.answers cannot "
+                f"read with the names in {METADATA_FILE} ({metadata['names'][:5]}): {error}"
+            ) from None
         return loaded
 
     @classmethod
@@ -96,7 +105,13 @@ class ServedModel:
 
     def outputs(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The model's outputs for rows of recording_size numbers (or rows of input_shape)."""
-        recordings = np.asarray(rows, dtype=np.float32).reshape(len(rows), *self.input_shape)
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.size != len(rows) * self.recording_size:
+            raise UserError(
+                f"the recordings hold {rows.size // max(1, len(rows))} values each; the model reads "
+                f"{self.describe_recording()}"
+            )
+        recordings = rows.reshape(len(rows), *self.input_shape)
         x = transform.model_input(recordings, self.metadata["features"])
         if not np.isfinite(x).all():
             raise UserError(
@@ -113,3 +128,28 @@ class ServedModel:
     def answers(self, rows: npt.NDArray[np.float32]) -> list[dict[str, Any]]:
         """What the task says of each row (task.answers): for a classifier, its class and probabilities."""
         return task.answers(self.outputs(rows), self.names)
+
+
+def checked_metadata(metadata: Any) -> list[int]:
+    """The model input's shape, once every field a request depends on is of its kind: names
+    a list of strings; the transform one of transform.FEATURES; channels a whole number;
+    mean and std numbers of the features' shape. ValueError or TypeError says which is not."""
+    spec = metadata["features"]
+    shape = [int(size) for size in spec["shape"]]
+    recording = [int(size) for size in metadata["input_shape"]]
+    names = metadata["names"]
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"names is {names!r}, not a list of strings")
+    if spec["transform"] not in transform.FEATURES:
+        raise ValueError(f"transform {spec['transform']!r} is none of {', '.join(transform.FEATURES)}")
+    if type(spec["channels"]) is not int or spec["channels"] < 1:
+        raise TypeError(f"channels is {spec['channels']!r}, not a whole number of channels")
+    if min(shape + recording, default=0) < 1:
+        raise ValueError(f"shapes {shape} and {recording} must be positive sizes")
+    for name in ("mean", "std"):
+        values = np.asarray(spec[name], dtype=np.float64)
+        if list(values.shape) != shape or not np.isfinite(values).all():
+            raise ValueError(f"{name} is not {'x'.join(map(str, shape))} finite numbers, the features' shape")
+    if not (np.asarray(spec["std"]) > 0).all():
+        raise ValueError("std holds values that are not above 0")
+    return shape

@@ -9,7 +9,9 @@ SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds a worker may go without answering gunic
 SAGEMAKER_BIND_TO_PORT           the port (default 8080, where SageMaker sends requests)
 SERVE_HOST                       the address to listen on (default 0.0.0.0; 127.0.0.1
                                  keeps a local server private to this machine)
-SERVE_THREADS                    threads per worker (default 4)
+SERVE_THREADS                    threads per worker (default 4): requests answered at once;
+                                 a request takes one only once it has arrived whole
+                                 (worker.py: slow clients get 10 s for their headers)
 SERVE_ACCESS_LOG=1               log every request
 SAGEMAKER_MAX_PAYLOAD_IN_MB      set by Batch Transform: the largest body (default 6)
 """
@@ -24,6 +26,8 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from container.sagemaker_env import UserError, server_settings
+from container.serving.payload import max_payload_bytes
+from container.serving.worker import WholeRequestWorker
 
 # SageMaker sends SIGKILL 30 s after SIGTERM: requests in flight get most of that to finish.
 GRACEFUL_SECONDS = 20
@@ -36,7 +40,7 @@ def options(environ: Mapping[str, str], cpus: int) -> dict[str, Any]:
     return {
         "bind": f"{environ.get('SERVE_HOST') or '0.0.0.0'}:{settings['port']}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": WholeRequestWorker,  # gthread, but a thread only for a whole request
         "threads": settings["threads"],
         "timeout": settings["timeout"],
         "graceful_timeout": GRACEFUL_SECONDS,
@@ -71,6 +75,7 @@ def main() -> int:
     except UserError as error:
         print(f"serve: {error}", file=sys.stderr)
         return 2
+    WholeRequestWorker.body_limit = max_payload_bytes(os.environ)
     for variable in settings.pop("raw_env"):
         name, _, value = variable.partition("=")
         os.environ.setdefault(name, value)  # before the workers fork, so each inherits them
