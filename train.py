@@ -37,10 +37,12 @@ from container.early_stopping import BestEpoch
 from container.job_outputs import (
     HISTORY_FILE,
     MODEL_FILE,
+    check_writable,
     history_csv,
     publish_model,
     remove_previous_results,
 )
+from container.native_log import native_log_filtered
 from container.sagemaker_env import (
     Paths,
     UserError,
@@ -50,13 +52,14 @@ from container.sagemaker_env import (
     input_data_config,
     parse_hyperparameters,
     read_json_config,
+    release_failure_space,
     report_failure,
+    reserve_failure_space,
     resource_config,
     write_atomically,
 )
+from container.stopping import EXIT_STOPPED, exit_at_sigterm
 from container.tensorboard import Scalars
-
-EXIT_STOPPED = 143  # 128 + SIGTERM, as a shell reports a process ended by it
 
 
 class Stopped(UserError):
@@ -83,12 +86,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     try:
         remove_previous_results(job_paths)
+        check_writable(job_paths)
+        reserve_failure_space(job_paths)
         job = read_job(job_paths, stop_requested)
         data = prepare_data(job)
         distribution, keras = start_distribution(job, data)
         model, history, checkpoints = build(job, data, keras, distribution)
         kept_epoch = train(job, data, keras, model, history, checkpoints, distribution)
         publish(job, data, keras, model, history, kept_epoch)
+        release_failure_space(job_paths)
     except Stopped as stopped:
         report_failure(job_paths, str(stopped))
         return EXIT_STOPPED
@@ -140,20 +146,21 @@ def prepare_data(job: Job) -> dict[str, Any]:
 
 def start_distribution(job: Job, data: dict[str, Any]) -> tuple[Distribution, Any]:
     """TensorFlow's strategy for this job's hosts, once they agree on the data."""
-    hosts = job.hosts
+    hosts, paths, noted = job.hosts, job.paths, job.stop_requested
     if hosts.size > 1:
-        wait_until_resolvable(hosts.addresses)
+        with exit_at_sigterm("the other hosts' names to resolve", paths, noted):
+            wait_until_resolvable(hosts.addresses)
     # Imported here, not at the top: the host-side commands import task.py without TensorFlow.
-    with loop.native_log_filtered():
+    with exit_at_sigterm("the other hosts to start", paths, noted), native_log_filtered():
         import keras
 
         distribution = for_cluster(hosts)  # before anything else runs in TensorFlow
     if hosts.size > 1:
-        check_same_names(distribution, data["names"], hosts.current_host)
-        if job.sharded:
-            training_data.restandardise(
-                data, *pooled_standardisation(distribution, len(data["x_train"]), data["mean"], data["std"])
-            )
+        with exit_at_sigterm("the other hosts to agree on the data", paths, noted):
+            check_same_names(distribution, data["names"], hosts.current_host)
+            if job.sharded:
+                pooled = pooled_standardisation(distribution, len(data["x_train"]), data["mean"], data["std"])
+                training_data.restandardise(data, *pooled)
     print(loop.describe_machine(), flush=True)
     print(f"job: name={os.environ.get('TRAINING_JOB_NAME', 'local')} base_dir={job.paths.base}", flush=True)
     return distribution, keras

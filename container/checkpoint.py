@@ -81,9 +81,19 @@ class Checkpoints:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.model_path(epoch)
         partial = target.with_name(f".{target.stem}.partial.keras")
-        model.save(partial)
-        os.replace(partial, target)
-        write_atomically(self.state_path(epoch), json.dumps({"epoch": epoch, "history": history}))
+        try:
+            model.save(partial)
+            os.replace(partial, target)
+            write_atomically(self.state_path(epoch), json.dumps({"epoch": epoch, "history": history}))
+        except (OSError, UserError) as error:
+            # A partial file would keep a full disk full: the next epoch could not save either.
+            partial.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise UserError(
+                f"cannot write the checkpoint of epoch {epoch} in {self.folder} ({reason}): free space "
+                "for the checkpoints (VolumeSizeInGB), or run without CheckpointConfig"
+            ) from None
         committed = self.committed()
         self._prune(keep=committed[:KEEP] + [also_keep] * (also_keep in committed))
 

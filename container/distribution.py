@@ -18,7 +18,7 @@ import os
 import re
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ class Distribution:
     strategy: Any
     hosts: int
     names: tuple[str, ...] = ("algo-1",)
+    collectives: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def replicas(self) -> int:
@@ -62,16 +63,31 @@ class Distribution:
 
         if op == "min":
             return -self.all_reduce(-local, "max")
-        tensor = tf.constant(local)
         try:
-            per_replica = self.strategy.run(lambda: tf.identity(tensor))
-            if op == "max":  # collectives sum or gather; the largest is taken from a gather
-                gathered = self.strategy.gather(per_replica, axis=0).numpy()
-                return gathered.reshape(-1, len(local)).max(axis=0)
-            total = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None).numpy()
+            result = self._collective(op)(tf.constant(local)).numpy()
         except tf.errors.OpError as error:
             raise lost_peer(error, self.names, "the start, before training") from error
-        return total / self.local_replicas  # each of a host's replicas gave the host's values
+        if op == "max":  # collectives sum or gather; the largest is taken from a gather
+            return result.reshape(-1, len(local)).max(axis=0)
+        return result / self.local_replicas  # each of a host's replicas gave the host's values
+
+    def _collective(self, op: str) -> Any:
+        """The sum or gather over every replica, compiled once for values of any length: run
+        eagerly, each call would be traced again (and TensorFlow warns of the overhead)."""
+        if op not in self.collectives:
+            import tensorflow as tf
+
+            strategy = self.strategy
+
+            @tf.function(input_signature=[tf.TensorSpec([None], tf.float64)])
+            def collective(values: Any) -> Any:
+                per_replica = strategy.run(tf.identity, args=(values,))
+                if op == "max":
+                    return strategy.gather(per_replica, axis=0)
+                return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+            self.collectives[op] = collective
+        return self.collectives[op]
 
 
 def for_cluster(cluster: Any) -> Distribution:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "HISTORY_FILE",
     "METADATA_FILE",
     "MODEL_FILE",
+    "check_writable",
     "history_csv",
     "publish_model",
     "remove_previous_results",
@@ -43,9 +45,14 @@ def publish_model(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None
         # allow_nan=False: NaN is not JSON, and strict readers refuse the file.
         write_atomically(model_dir / METADATA_FILE, json.dumps(metadata, indent=2, allow_nan=False) + "\n")
         os.replace(partial, model_dir / MODEL_FILE)
-    except BaseException:
+    except BaseException as error:
         partial.unlink(missing_ok=True)
         (model_dir / METADATA_FILE).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise UserError(
+                f"cannot write the model to {model_dir} ({error.strerror or error}): free space on "
+                "the disk (VolumeSizeInGB)"
+            ) from None
         raise
 
 
@@ -60,6 +67,22 @@ def remove_previous_results(paths: Paths) -> None:
             raise UserError(
                 f"cannot remove {path}, which an earlier run left ({error.strerror}): make "
                 f"{path.parent} writable or delete it yourself; that file is not this run's"
+            ) from None
+
+
+def check_writable(paths: Paths) -> None:
+    """Writes and removes a file in model/ and output/data/ now (or the nearest folder above
+    that exists; nothing is made here): a read-only folder would otherwise be found only at
+    the end, after every epoch of training."""
+    for wanted in (paths.model, paths.output_data):
+        folder = next(folder for folder in (wanted, *wanted.parents) if folder.exists())
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+                pass
+        except OSError as error:
+            raise UserError(
+                f"cannot write to {folder} ({error.strerror}): training writes its results there; "
+                "make it writable (mount it read-write)"
             ) from None
 
 

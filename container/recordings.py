@@ -10,7 +10,9 @@ memory, so a small file cannot take the job down with it.
 
 from __future__ import annotations
 
+import contextlib
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +70,12 @@ def read_path(path: Path, budget: Budget | None = None) -> ChannelData:
     """The rows of one data file, or of every data file in a folder: predict.py's input."""
     if path.is_dir():
         return read_channel(path, path.name, budget=budget)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"{path} does not exist: give a data file or a folder of them")
+    if not path.is_file():
+        raise UserError(
+            f"{path} is not a regular file (a FIFO, a device?): give a data file or a folder of them"
+        )
     return read_files([path], path.name, "", budget or Budget.for_this_machine())
 
 
@@ -78,35 +84,68 @@ def read_files(files: list[Path], channel: str, content_type: str, budget: Budge
     # .npy files hold one array each: those of one folder are read together, as one file.
     sources: dict[Path, tuple[str, list[Path]]] = {}
     for path in files:
-        kind = data_formats.kind(path, content_type)
+        with _reading(path):
+            kind = data_formats.kind(path, content_type)
         key = path.parent / "*.npy" if kind == "npy" else path
         sources.setdefault(key, (kind, []))[1].append(path)
     parts = []
     for key, (kind, paths) in sources.items():
-        if kind == "csv":
-            samples, labels = data_formats.read_csv(paths[0], budget)
-            rows = _checked_rows(paths[0].name, "samples", "labels", samples, labels)
-            parts.append(ChannelData(train=rows, test=None))
-            continue
-        readers = {
-            "pickle": data_formats.read_pickle,
-            "npz": data_formats.read_npz,
-            "npy": data_formats.read_npy_files,
-        }
-        name = f"the .npy files in {key.parent.name}/" if kind == "npy" else key.name
-        parts.append(_split(name, readers[kind](paths, budget), channel))
+        with _reading(paths[0]):
+            parts.append(_read_source(key, kind, paths, channel, budget))
     return ChannelData(
         train=_concatenate([part.train for part in parts], f"{channel} x_train"),
         test=_concatenate([part.test for part in parts], f"{channel} x_test"),
     )
 
 
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """An error of the file system while path is read, as one line naming the file.
+
+    FastFile input streams a channel from S3 as it is read, so a failed S3 read surfaces
+    here as an OSError (EIO, say) with no name of its own."""
+    try:
+        yield
+    except OSError as error:
+        raise UserError(
+            f"cannot read {path} ({error.strerror or error}); in a job with FastFile input, an S3 "
+            "read that failed: run it again, or use File input"
+        ) from None
+
+
+def _read_source(key: Path, kind: str, paths: list[Path], channel: str, budget: Budget) -> ChannelData:
+    """One source's rows: a file, or a folder's .npy files together."""
+    if kind == "csv":
+        samples, labels = data_formats.read_csv(paths[0], budget)
+        return ChannelData(
+            train=_checked_rows(paths[0].name, "samples", "labels", samples, labels), test=None
+        )
+    readers = {
+        "pickle": data_formats.read_pickle,
+        "npz": data_formats.read_npz,
+        "npy": data_formats.read_npy_files,
+    }
+    name = f"the .npy files in {key.parent.name}/" if kind == "npy" else key.name
+    return _split(name, readers[kind](paths, budget), channel)
+
+
 def _data_files(folder: Path, channel: str) -> list[Path]:
     """Regular files below folder, hidden ones skipped; anything else that is there is an error."""
     files = []
+    # Resolved: make local HOSTS=N reaches test_dir's data through a link of its own.
+    channel_folder = folder.resolve()
     for path in sorted(folder.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a loop of links
+            raise UserError(f"{path.name} in channel '{channel}' is a loop of links") from None
+        if not resolved.is_relative_to(channel_folder):
+            raise UserError(
+                f"{path.name} in channel '{channel}' is a link to a file outside the channel: "
+                "copy the file into the channel instead"
+            )
         try:
             mode = path.stat().st_mode
         except OSError as error:

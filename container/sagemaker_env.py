@@ -27,6 +27,8 @@ MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.csv"
 
+# The failure reason in UTF-8 at its longest (4 bytes a character, and a newline), in blocks.
+FAILURE_RESERVE_BYTES = 8192
 # SageMaker truncates the failure reason to this many characters.
 FAILURE_REASON_LIMIT = 1024
 
@@ -293,28 +295,69 @@ def one_line(message: str) -> str:
     return line
 
 
+def reserve_failure_space(paths: Paths) -> None:
+    """Claims the disk space of the longest failure reason now, at start-up, so the reason
+    can be written even once the job has filled the disk (report_failure)."""
+    reserve = _failure_reserve(paths)
+    try:
+        reserve.parent.mkdir(parents=True, exist_ok=True)
+        reserve.write_bytes(b" " * FAILURE_RESERVE_BYTES)
+    except OSError as error:
+        raise UserError(f"cannot write {reserve} ({error.strerror}): free space on the disk") from None
+
+
+def release_failure_space(paths: Paths) -> None:
+    _failure_reserve(paths).unlink(missing_ok=True)
+
+
 def report_failure(paths: Paths, message: str) -> None:
-    """Writes the reason SageMaker shows for a failed job, and the same line to stderr."""
+    """Writes the reason SageMaker shows for a failed job, and the same line to stderr.
+
+    On a full disk the reserved space takes it: the reserve is renamed to the failure file
+    and written over in place, which needs no new blocks, then cut to the line's length."""
     line = one_line(message)
     print(f"train: error: {line}", file=sys.stderr, flush=True)
+    write_failure_file(paths, line)
+
+
+def write_failure_file(paths: Paths, line: str) -> None:
+    """report_failure's file alone: line, in the reserved space when there is one."""
+    text = (line + "\n").encode("utf-8")
+    reserve = _failure_reserve(paths)
     try:
         paths.failure.parent.mkdir(parents=True, exist_ok=True)
-        paths.failure.write_text(line + "\n", encoding="utf-8")
+        if reserve.exists():
+            os.replace(reserve, paths.failure)
+            with paths.failure.open("r+b") as file:
+                file.write(text)
+                file.truncate(len(text))
+        else:
+            paths.failure.write_bytes(text)
     except OSError as error:
         print(f"train: cannot write {paths.failure}: {error}", file=sys.stderr)
 
 
+def _failure_reserve(paths: Paths) -> Path:
+    return paths.failure.with_name(".failure.reserved")
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Writes a file under a temporary name, then renames it: readers never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Writes a file under a temporary name, then renames it: readers never see half of it.
+    A file system's error (a full disk, say) is a UserError naming the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise UserError(f"cannot write {path} ({error.strerror or error})") from None
     try:
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide results from other users
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise UserError(f"cannot write {path} ({error.strerror or error})") from None
         raise
 
 

@@ -10,7 +10,15 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import fails_cleanly, leave_an_earlier_model, npz_bytes, replace_training_file
+from conftest import (
+    fails_cleanly,
+    leave_an_earlier_model,
+    new_opt_ml,
+    npz_bytes,
+    read_only,
+    replace_training_file,
+    small_disk,
+)
 
 
 class RunsACommand:
@@ -176,8 +184,74 @@ def test_an_unknown_feature_transform_is_reported_with_the_choices(opt_ml):
     fails_cleanly(opt_ml, "one of timefreq, fft, raw")
 
 
+def test_a_read_only_model_folder_is_refused_before_the_first_epoch(opt_ml):
+    opt_ml.hyperparameters({"epochs": "3"})
+
+    with read_only(opt_ml.base / "model"):
+        result = opt_ml.run()
+
+    assert result.returncode == 1
+    reason = opt_ml.failure_file.read_text()
+    assert reason.startswith(f"cannot write to {opt_ml.base / 'model'} ("), reason
+    assert reason.count("\n") == 1 and reason.strip() in result.stderr
+    assert "epoch=" not in result.stdout
+
+
 def test_a_failed_run_removes_the_model_an_earlier_run_left(opt_ml):
     leave_an_earlier_model(opt_ml)
     opt_ml.hyperparameters({"epochs": "-1"})
 
     fails_cleanly(opt_ml, "epochs")
+
+
+def test_a_full_disk_leaves_the_reason_naming_the_checkpoint_and_no_partial_file(tmp_path):
+    disk = tmp_path / "disk"
+    with small_disk(disk, "4m"):  # the data fits; a checkpoint of the MLP (about 11 MB) does not
+        opt_ml = new_opt_ml(disk / "opt ml")
+        (opt_ml.base / "input/config/checkpointconfig.json").write_text(
+            '{"LocalPath": "/opt/ml/checkpoints"}'
+        )
+        opt_ml.hyperparameters({"epochs": "2", "batch_size": "8"})
+
+        result = opt_ml.run()
+        reason = opt_ml.failure_file.read_text()
+        left = sorted(path.name for path in (opt_ml.base / "checkpoints").iterdir())
+
+    assert result.returncode == 1, result.stderr
+    assert reason.startswith("cannot write the checkpoint of epoch 1 in "), reason
+    assert "No space left on device" in reason and reason.count("\n") == 1
+    assert f"train: error: {reason.strip()}" in result.stderr and "Traceback" not in result.stderr
+    assert not any(name.endswith(".keras") for name in left), left
+
+
+def test_a_full_disk_leaves_the_reason_naming_the_model_folder(tmp_path):
+    disk = tmp_path / "disk"
+    with small_disk(disk, "4m"):
+        opt_ml = new_opt_ml(disk / "opt ml")
+        opt_ml.hyperparameters({"epochs": "1", "batch_size": "8"})
+
+        result = opt_ml.run()
+        reason = opt_ml.failure_file.read_text()
+        left = sorted(path.name for path in (opt_ml.base / "model").iterdir())
+
+    assert result.returncode == 1, result.stderr
+    assert reason.startswith(f"cannot write the model to {opt_ml.base / 'model'} (No space left on device)")
+    assert "Traceback" not in result.stderr and left == []
+
+
+def test_the_failure_reason_is_written_on_a_disk_already_full_into_the_space_reserved_at_start(tmp_path):
+    from container.sagemaker_env import Paths, report_failure, reserve_failure_space
+
+    disk = tmp_path / "disk"
+    with small_disk(disk, "1m"):
+        paths = Paths(base=disk)
+        reserve_failure_space(paths)
+        with (disk / "filler").open("wb") as filler, pytest.raises(OSError, match="No space left"):
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+
+        report_failure(paths, "the reason SageMaker shows")
+
+        assert paths.failure.read_text() == "the reason SageMaker shows\n"
+        assert not (disk / "output" / ".failure.reserved").exists()

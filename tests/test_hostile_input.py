@@ -11,7 +11,9 @@ import json
 import os
 import pickle
 import resource
+import shutil
 import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -123,20 +125,40 @@ def test_rows_of_zero_samples_are_reported(opt_ml, tmp_path, transform):
 def test_a_text_file_named_npz_is_reported_as_unrecognised_content(opt_ml):
     replace_training_file(opt_ml, "eeg.npz", b"these are my notes\n")
 
-    fails_cleanly(opt_ml, "cannot tell what eeg.npz holds", "b'these are my'")
+    reason = fails_cleanly(opt_ml, "cannot tell what eeg.npz holds (text, 19 bytes")
+
+    assert "these are" not in reason
 
 
-def test_a_symlink_named_npz_is_read_as_what_it_points_to(opt_ml, tmp_path):
-    (tmp_path / "notes.txt").write_text("not data\n")
-    replace_training_file(opt_ml, "placeholder", b"")
-    (opt_ml.training / "placeholder").unlink()
-    (opt_ml.training / "eeg.npz").symlink_to(tmp_path / "notes.txt")
+def test_a_symlink_named_npz_is_read_as_what_it_points_to_in_the_channel(opt_ml):
+    replace_training_file(opt_ml, ".notes.txt", b"not data\n")
+    (opt_ml.training / "eeg.npz").symlink_to(opt_ml.training / ".notes.txt")
 
     fails_cleanly(opt_ml, "cannot tell what eeg.npz holds")
 
 
-def test_a_dangling_symlink_is_reported_by_name(opt_ml, tmp_path):
-    (opt_ml.training / "eeg.npz").symlink_to(tmp_path / "gone.npz")
+def test_a_symlink_out_of_the_channel_is_refused_without_quoting_its_target(opt_ml, tmp_path):
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (opt_ml.training / "users.csv").symlink_to(tmp_path / "passwd")
+
+    reason = fails_cleanly(opt_ml, "users.csv in channel 'training' is a link to a file outside the channel")
+
+    assert "root" not in reason
+
+
+def test_a_channel_reached_through_a_link_reads_links_within_it(opt_ml, tmp_path):
+    shutil.move(opt_ml.training, tmp_path / "shared data")
+    opt_ml.training.symlink_to(tmp_path / "shared data")
+    (opt_ml.training / "again").symlink_to(opt_ml.training / "output_dict")
+    opt_ml.hyperparameters({"epochs": "1"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_dangling_symlink_is_reported_by_name(opt_ml):
+    (opt_ml.training / "eeg.npz").symlink_to(opt_ml.training / "gone.npz")
 
     fails_cleanly(opt_ml, "cannot read eeg.npz in channel 'training'", "No such file")
 
@@ -227,3 +249,46 @@ def test_an_earlier_model_in_a_read_only_folder_of_ours_is_removed(opt_ml):
     assert result.returncode == 1
     assert "epochs='0'" in opt_ml.failure_file.read_text()
     assert not opt_ml.model_file.exists()
+
+
+@pytest.fixture
+def unreadable_file(tmp_path):
+    """A regular file whose every read fails with EIO, as FastFile's failed S3 reads do:
+    this process's /proc/PID/mem, bind-mounted onto a file (root only)."""
+    target = tmp_path / "unreadable" / "recordings.npz"
+    target.parent.mkdir()
+    target.write_bytes(b"")
+    mounted = subprocess.run(
+        ["mount", "--bind", f"/proc/{os.getpid()}/mem", str(target)], capture_output=True, text=True
+    )
+    if mounted.returncode:
+        pytest.skip(f"needs root to bind-mount a file that fails to read: {mounted.stderr.strip()}")
+    yield target
+    subprocess.run(["umount", str(target)], check=True)
+
+
+def test_an_io_error_reading_a_data_file_is_one_line_naming_the_file(opt_ml, unreadable_file):
+    for path in opt_ml.training.iterdir():
+        path.unlink()
+    shutil.move(opt_ml.training, opt_ml.training.with_name("elsewhere"))
+    opt_ml.training.symlink_to(unreadable_file.parent)  # the channel is the folder holding it
+
+    reason = fails_cleanly(opt_ml, f"cannot read {opt_ml.training / 'recordings.npz'}", "Input/output error")
+
+    assert "FastFile" in reason
+
+
+def test_predict_says_which_file_it_could_not_read(unreadable_file):
+    result = subprocess.run(
+        [sys.executable, "-m", "aws.predict", str(unreadable_file), "--model", "unused"],
+        cwd=TRAIN.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"predict: error: cannot read {unreadable_file} (Input/output error); in a job with FastFile "
+        "input, an S3 read that failed: run it again, or use File input"
+    ]

@@ -217,3 +217,42 @@ def test_a_job_resumed_on_two_hosts_continues_from_their_checkpoints(tmp_path):
     for output in outputs:
         assert "after epoch 2" in output and "epoch=3/4" in output and "epoch=1/4" not in output, output
     assert [row["epoch"] for row in history(trees[0])] == ["1", "2", "3", "4"]
+
+
+def chief_until_data_is_read(tree: OptMl, cluster: str | None) -> subprocess.Popen:
+    """algo-1 alone, started and read until its data line: next it waits for algo-2."""
+    environment = tree.environment() | ({"CLUSTER_ADDRESSES": cluster} if cluster else {})
+    chief = subprocess.Popen(
+        [str(TRAIN)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    for line in chief.stdout:
+        if line.startswith("data:"):
+            return chief
+    raise AssertionError(f"algo-1 ended before reading its data: {chief.wait()}")
+
+
+@pytest.mark.parametrize(
+    ("cluster", "waiting_for"),
+    [
+        (addresses, "the other hosts to start"),  # algo-2 never starts
+        (None, "the other hosts' names to resolve"),  # algo-1 and algo-2 resolve nowhere here
+    ],
+)
+def test_sigterm_while_waiting_for_the_other_host_stops_at_once_with_the_reason(
+    tmp_path, cluster, waiting_for
+):
+    chief_tree, _ = host_trees(tmp_path, {"epochs": "1"})
+    chief = chief_until_data_is_read(chief_tree, cluster() if cluster else None)
+
+    chief.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    output = finish([chief], timeout=60)[0]
+
+    assert chief.returncode == 143, output
+    assert time.monotonic() - signalled < 20
+    reason = chief_tree.failure_file.read_text()
+    assert reason.startswith("stopped by SIGTERM while waiting for the other hosts"), reason
+    if waiting_for.endswith("resolve"):
+        assert reason == f"stopped by SIGTERM while waiting for {waiting_for}\n"
+    assert f"train: error: {reason.strip()}" in output
+    assert not chief_tree.model_file.exists()

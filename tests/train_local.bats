@@ -159,6 +159,9 @@ print(json.load(open(d + "/hyperparameters.json")), json.load(open(d + "/resourc
   assert_success
   assert_output --partial "runner=native hosts=2"
   assert_output --partial "host=algo-1 (1 of 2, replicated)"
+  # The hosts' agreement steps are compiled once: TensorFlow neither warns of eager collectives nor retraces.
+  refute_output --partial "eagerly"
+  refute_output --partial "retracing"
   assert [ -s "${PROJECT}/test_dir/model/model.keras" ]
   assert [ -s "${PROJECT}/test_dir/output/data/history.csv" ]
   assert [ ! -e "${PROJECT}/test_dir/hosts/algo-2/model/model.keras" ]
