@@ -42,6 +42,7 @@ from aws.context import (
     data_uri,
     ecr_registry,
     image_uri,
+    instance_type,
     parse_image,
     run_command,
 )
@@ -173,6 +174,8 @@ def pairs(items: list[str], flag: str, shape: str) -> dict[str, str]:
         name, equals, value = item.partition("=")
         if not (name and equals):
             raise UserError(f"{flag} takes {shape} pairs, got {item!r}")
+        if name in result:
+            raise UserError(f"{flag} gives {name} twice ({result[name]!r} and {value!r}): give it once")
         result[name] = value
     return result
 
@@ -271,7 +274,7 @@ def build_job(args: argparse.Namespace) -> Job:
         # local mode runs the image `make build` tagged on this machine
         image_uri=image_uri(image, args.tag, "" if local else ecr_registry(account, region)),
         role=role,
-        instance_type=args.local or args.instance_type or INSTANCE_TYPE,
+        instance_type=args.local or instance_type(args.instance_type or INSTANCE_TYPE),
         instance_count=instance_count,
         volume_size=args.volume_size or VOLUME_SIZE,
         max_run=max_run,

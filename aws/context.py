@@ -22,6 +22,8 @@ from container.sagemaker_env import UserError
 # An ECR repository name, namespaces allowed: eeg, team/eeg.
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+# SageMaker's instance types: ml.FAMILY.SIZE, e.g. ml.m5.large, ml.p4d.24xlarge
+INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 PERMISSIONS_HINT = "see 'IAM permissions for the job' in docs/aws.md"
 
@@ -100,6 +102,10 @@ def ecr_registry(account: str, region: str) -> str:
 def image_uri(image: str, tag: str, registry: str) -> str:
     """eeg -> REGISTRY/eeg:latest (eeg:latest without a registry); a full URI keeps its own."""
     name = parse_image(image)
+    if tag and not TAG.fullmatch(tag):
+        raise UserError(
+            f"invalid tag {tag!r}: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+        )
     if name.tag and tag and name.tag != tag:
         raise UserError(f"two tags: {image!r} and {tag!r} (give one)")
     suffix = f"@{name.digest}" if name.digest else f":{name.tag or tag or 'latest'}"
@@ -111,6 +117,13 @@ def console_url(region: str, job_name: str, kind: str = "jobs") -> str:
     """The console page of a training job (kind jobs) or a tuning job (hyper-tuning-jobs)."""
     host = "console.amazonaws.cn" if region.startswith("cn-") else f"{region}.console.aws.amazon.com"
     return f"https://{host}/sagemaker/home?region={region}#/{kind}/{job_name}"
+
+
+def instance_type(text: str) -> str:
+    """An instance type as SageMaker names them, or a one-line error."""
+    if not INSTANCE_TYPE.fullmatch(text):
+        raise UserError(f"invalid instance type {text!r}: SageMaker's look like ml.m5.large or ml.g5.xlarge")
+    return text
 
 
 def data_uri(bucket: str, image: str) -> str:

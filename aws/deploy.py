@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from aws.context import aws_region, describe_training_job, image_jobs, missing, run_command
+from aws.context import aws_region, describe_training_job, image_jobs, instance_type, missing, run_command
 from aws.defaults import IMAGE, INSTANCE_TYPE
 from container.sagemaker_env import UserError, server_settings
 from submit import job_prefix, positive, role_arn, sdk_session, switch
@@ -170,7 +170,7 @@ def plan(args: argparse.Namespace, sagemaker: Any, region: str) -> Deployment:
         image_uri=image,
         model_data=model_data,
         role=role,
-        instance_type=args.instance_type or INSTANCE_TYPE,
+        instance_type=instance_type(args.instance_type or INSTANCE_TYPE),
         instance_count=args.instance_count or 1,
         environment=environment,
         endpoint=endpoint,

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
+import math
 import sys
 import tarfile
+import zlib
 from pathlib import Path
 
 from aws.context import connect, describe_training_job, run_command
@@ -24,6 +27,12 @@ from container.sagemaker_env import HISTORY_FILE, UserError
 
 LOCAL_HISTORY = REPO / "test_dir" / "output" / "data" / HISTORY_FILE
 PLOT_FILE = "learning_curves.png"
+# A job's output.tar.gz holds history.csv (about 100 bytes an epoch) and little else: far
+# below these, which bound what a damaged or hostile archive can make this read.
+MAX_ARCHIVE_BYTES = 64 * 2**20
+MAX_EXPANDED_BYTES = 256 * 2**20
+MAX_EPOCH = 10_000_000
+MAX_PLOTTED = 1e15  # beyond it a value (a loss that diverged) is a gap: matplotlib cannot scale to 1e308
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,16 +46,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def read_history(text: str, source: str) -> list[dict[str, float]]:
-    """history.csv's rows as numbers; a missing or empty column is left out."""
+    """history.csv's rows as numbers; a missing or empty column is left out. Epochs are
+    whole numbers from 1; a value that is not finite or beyond MAX_PLOTTED (a loss that
+    diverged) is kept as NaN, a gap in its curve."""
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or "epoch" not in rows[0]:
         raise UserError(f"{source} holds no epochs: is it a {HISTORY_FILE} that training wrote?")
-    try:
-        return [
-            {name: float(value) for name, value in row.items() if value not in ("", None)} for row in rows
-        ]
-    except ValueError as error:
-        raise UserError(f"{source} holds something other than numbers ({error})") from None
+    history = []
+    for number, row in enumerate(rows, start=2):
+        if None in row:
+            raise UserError(f"{source}: line {number} has more fields than the header")
+        try:
+            values = {name: float(value) for name, value in row.items() if value not in ("", None)}
+        except ValueError as error:
+            raise UserError(f"{source}: line {number} holds something other than numbers ({error})") from None
+        epoch = values.get("epoch", math.nan)
+        if not (1 <= epoch <= MAX_EPOCH and epoch == int(epoch)):
+            raise UserError(f"{source}: line {number}'s epoch is {row['epoch']!r}, not a whole number from 1")
+        history.append(
+            {name: value if abs(value) <= MAX_PLOTTED else math.nan for name, value in values.items()}
+        )
+    return history
 
 
 def kept_epoch(history: list[dict[str, float]]) -> int:
@@ -63,15 +83,40 @@ def job_history(job: str) -> str:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     s3 = aws.client("s3")
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read(MAX_ARCHIVE_BYTES + 1)
     except s3.exceptions.NoSuchKey:
         raise UserError(f"no {uri}: the job has not finished, or left no output") from None
-    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
-        names = [name for name in archive.getnames() if Path(name).name == HISTORY_FILE]
-        member = archive.extractfile(names[0]) if names else None
-        if member is None:
-            raise UserError(f"{uri} holds no {HISTORY_FILE}")
-        return member.read().decode()
+    return history_in_archive(body, uri)
+
+
+def history_in_archive(body: bytes, uri: str) -> str:
+    """history.csv's text from the bytes of an output.tar.gz, read within bounds: the
+    archive, what it expands to, and a regular file member only."""
+    if len(body) > MAX_ARCHIVE_BYTES:
+        raise UserError(
+            f"{uri} is over {MAX_ARCHIVE_BYTES // 2**20} MB: not the output.tar.gz of a training job"
+        )
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as compressed:
+            expanded = compressed.read(MAX_EXPANDED_BYTES + 1)
+        if len(expanded) > MAX_EXPANDED_BYTES:
+            raise UserError(
+                f"{uri} expands to over {MAX_EXPANDED_BYTES // 2**20} MB: not a training job's output"
+            )
+        with tarfile.open(fileobj=io.BytesIO(expanded), mode="r:") as archive:
+            members = [member for member in archive.getmembers() if Path(member.name).name == HISTORY_FILE]
+            if not members:
+                raise UserError(f"{uri} holds no {HISTORY_FILE}")
+            if not members[0].isreg():
+                raise UserError(f"{uri} holds {members[0].name} as a link or device, not a file")
+            member = archive.extractfile(members[0])
+            text = member.read() if member is not None else b""
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as error:
+        raise UserError(f"cannot read {uri} as a tar.gz archive ({error or type(error).__name__})") from None
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{uri}: {HISTORY_FILE} is not UTF-8 text (byte {error.start})") from None
 
 
 def draw(history: list[dict[str, float]], title: str, out: Path) -> None:
@@ -91,16 +136,22 @@ def draw(history: list[dict[str, float]], title: str, out: Path) -> None:
     )
     for ax, metric in zip(axes[0], metrics, strict=True):
         for name, style in ((metric, "-"), (f"val_{metric}", "--")):
-            if all(name in row for row in history):
+            if all(name in row for row in history) and any(math.isfinite(row[name]) for row in history):
                 ax.plot(epochs, [row[name] for row in history], style, label=name.replace("_", " "))
         ax.axvline(kept, color="grey", linestyle=":", label=f"kept epoch {kept}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.legend()
     figure.suptitle(title)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    plt.close(figure)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out, dpi=100)
+    except OSError as error:
+        raise UserError(
+            f"cannot write {out} ({error.strerror or error}): give OUT= a writable path"
+        ) from None
+    finally:
+        plt.close(figure)
 
 
 def plot(argv: list[str] | None = None) -> int:
@@ -114,7 +165,17 @@ def plot(argv: list[str] | None = None) -> int:
         path = Path(args.history) if args.history else LOCAL_HISTORY
         if not path.is_file():
             raise UserError(f"no {path}: run 'make local' first, or give JOB=name of a SageMaker job")
-        history = read_history(path.read_text(), str(path))
+        if path.stat().st_size > MAX_EXPANDED_BYTES:
+            raise UserError(
+                f"{path} is over {MAX_EXPANDED_BYTES // 2**20} MB: not a {HISTORY_FILE} training wrote"
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise UserError(
+                f"{path} is not UTF-8 text (byte {error.start}): is it a {HISTORY_FILE}?"
+            ) from None
+        history = read_history(text, str(path))
         out, title = Path(args.out or path.parent.parent / PLOT_FILE), str(path)
     draw(history, title, out)
     print(out)

@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint", default="", help="a SageMaker endpoint's name")
     parser.add_argument("--model", default="", help="predict here: a model folder or model.tar.gz")
     args = parser.parse_args(argv)
+    if args.port and not (args.port.isdigit() and 1 <= int(args.port) <= 65535):
+        raise UserError(f"--port {args.port!r} is not a port number from 1 to 65535")
     given = [f"--{name}" for name in ("url", "endpoint", "model") if getattr(args, name)]
     if len(given) > 1:
         raise UserError(f"{' and '.join(given)}: give one place to predict (URL, ENDPOINT or MODEL)")

@@ -292,6 +292,15 @@ def test_deploy_refuses_server_settings_the_container_would_refuse_at_start(aws:
     assert (hosting.configs, hosting.endpoints) == ({}, {})
 
 
+def test_deploy_refuses_an_instance_type_sagemaker_would_not_know(aws: Aws) -> None:
+    three_jobs(aws)
+
+    hosting = refused(aws, "--role", ROLE, "--instance-type", "ml.c5.large;rm")
+
+    assert "invalid instance type 'ml.c5.large;rm'" in hosting.result.stderr
+    assert (hosting.configs, hosting.endpoints) == ({}, {})
+
+
 def test_deploy_refuses_an_invalid_endpoint_name(aws: Aws) -> None:
     hosting = refused(aws, "--role", ROLE, "--endpoint", "eeg_live")
 

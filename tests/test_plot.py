@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,104 @@ def test_make_plot_job_fetches_the_jobs_output_from_s3(aws: Aws, tmp_path: Path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out) and out.read_bytes().startswith(PNG)
+
+
+def tar_gz(*members: tarfile.TarInfo, contents: bytes = HISTORY.encode()) -> bytes:
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for member in members:
+            tar.addfile(member, io.BytesIO(contents) if member.isreg() else None)
+    return archive.getvalue()
+
+
+def regular(name: str = "history.csv", size: int = len(HISTORY)) -> tarfile.TarInfo:
+    member = tarfile.TarInfo(name)
+    member.size = size
+    return member
+
+
+def link(kind: bytes) -> tarfile.TarInfo:
+    member = tarfile.TarInfo("history.csv")
+    member.type, member.linkname = kind, "/etc/passwd"
+    return member
+
+
+def bomb() -> bytes:
+    """A few MB of gzip that expand past the bound: one history.csv of 300 MB of zeros."""
+    header = regular(size=300 * 2**20).tobuf()
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip stream
+    chunk, parts = b"0" * 2**20, [compressor.compress(header)]
+    parts += [compressor.compress(chunk) for _ in range(300)]
+    return b"".join([*parts, compressor.flush()])
+
+
+def test_a_jobs_archive_gives_its_history_text():
+    assert plot.history_in_archive(tar_gz(regular()), "s3://b/o.tar.gz") == HISTORY
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (tar_gz(link(tarfile.SYMTYPE)), "as a link or device, not a file"),
+        (tar_gz(link(tarfile.LNKTYPE)), "as a link or device, not a file"),
+        (b"not a tar at all", "cannot read s3://b/o.tar.gz as a tar.gz archive"),
+        (b"", "cannot read s3://b/o.tar.gz as a tar.gz archive"),
+        (tar_gz(regular())[:-20], "cannot read s3://b/o.tar.gz as a tar.gz archive"),
+        (tar_gz(regular(), contents=b"epoch\n\xff\xfe\n" + b" " * (len(HISTORY) - 8)), "is not UTF-8 text"),
+        (tar_gz(regular("notes.txt")), "holds no history.csv"),
+        (b"x" * (plot.MAX_ARCHIVE_BYTES + 1), "is over 64 MB"),
+    ],
+)
+def test_a_damaged_or_hostile_archive_is_one_line_naming_it(body, words):
+    with pytest.raises(UserError, match=re.escape(words)):
+        plot.history_in_archive(body, "s3://b/o.tar.gz")
+
+
+def test_an_archive_that_expands_past_the_bound_is_refused_before_it_is_all_read():
+    body = bomb()
+    assert len(body) < 2 * 2**20
+
+    with pytest.raises(UserError, match="expands to over 256 MB"):
+        plot.history_in_archive(body, "s3://b/o.tar.gz")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("epoch,loss\ninf,0.5\n", "line 2's epoch is 'inf', not a whole number from 1"),
+        ("epoch,loss\nnan,0.5\n", "line 2's epoch is 'nan'"),
+        ("epoch,loss\n1e308,0.5\n", "line 2's epoch is '1e308'"),
+        ("epoch,loss\n1.5,0.5\n", "line 2's epoch is '1.5'"),
+        ("epoch,loss\n1,0.5,7\n", "line 2 has more fields than the header"),
+        ("epoch,loss\n1,abc\n", "line 2 holds something other than numbers"),
+    ],
+)
+def test_a_history_with_epochs_that_are_not_epochs_is_one_line_naming_the_line(text, words):
+    with pytest.raises(UserError, match=re.escape(words)):
+        plot.read_history(text, "history.csv")
+
+
+def test_losses_that_diverged_are_gaps_in_the_curve_not_an_error(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss,val_loss,kept\n1,1e308,-1e308,0\n2,inf,nan,1\n3,0.5,0.4,0\n")
+
+    assert plot.plot(["--history", str(history), "--out", str(tmp_path / "curves.png")]) == 0
+
+    assert (tmp_path / "curves.png").read_bytes().startswith(PNG)
+
+
+def test_a_history_that_is_not_utf8_is_refused_naming_it(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_bytes(b"epoch,loss\n1,\xff\n")
+
+    with pytest.raises(UserError, match=r"history\.csv is not UTF-8 text \(byte 13\)"):
+        plot.plot(["--history", str(history)])
+
+
+def test_an_out_that_cannot_be_written_is_refused_naming_it(tmp_path):
+    history = tmp_path / "history.csv"
+    history.write_text(HISTORY)
+    (tmp_path / "a file").write_text("")
+
+    with pytest.raises(UserError, match=r"cannot write .*a file/curves\.png"):
+        plot.plot(["--history", str(history), "--out", str(tmp_path / "a file" / "curves.png")])

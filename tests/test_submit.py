@@ -337,6 +337,34 @@ def test_submit_refuses_an_invalid_image_name(aws: Aws) -> None:
     assert "submit: error: invalid image name 'EEG Model'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("TAG=../x", "submit: error: invalid tag '../x': up to 128 letters, digits"),
+        ("INSTANCE_TYPE=ml.m5.large;rm", "submit: error: invalid instance type 'ml.m5.large;rm'"),
+        ("INSTANCE_TYPE=m5.large", "submit: error: invalid instance type 'm5.large'"),
+        (
+            "HYPERPARAMETERS=epochs=3 epochs=5",
+            "submit: error: --hyperparameters gives epochs twice ('3' and '5'): give it once",
+        ),
+        ("INPUTS=training=s3://a/ training=s3://b/", "--inputs gives training twice"),
+    ],
+)
+def test_submit_refuses_a_setting_sagemaker_would_refuse_or_that_is_given_twice(
+    aws: Aws, setting: str, message: str
+) -> None:
+    aws.run("make", "upload")
+
+    result = aws.run("make", "submit", f"ROLE={ROLE}", setting)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("submit:")] == [
+        next(line for line in result.stderr.splitlines() if message in line)
+    ]
+    assert "Traceback" not in result.stderr and aws.training_jobs() == []
+
+
 def test_submit_refuses_an_unknown_hyperparameter_naming_the_accepted_ones(aws: Aws) -> None:
     aws.run("make", "upload")
 

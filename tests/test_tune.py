@@ -82,6 +82,10 @@ def test_make_tune_creates_the_tuning_job(aws: Aws):
         ("RANGES=learning_rate=0.01:0.001", "is not LOW:HIGH with LOW below HIGH"),
         ("RANGES=features=timefreq,wavelets", "features"),
         ("RANGES=epochs=5:10", "epochs is in both HYPERPARAMETERS and RANGES"),
+        (
+            "RANGES=patience=5:20 patience=1:3",
+            "--ranges gives patience twice ('5:20' and '1:3'): give it once",
+        ),
         ("MAX_PARALLEL=20", "MAX_PARALLEL=20 is more than MAX_JOBS=10"),
         ("LOCAL=1", "tuning runs on SageMaker only"),
     ],
