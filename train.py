@@ -98,12 +98,18 @@ def main() -> int:
     except Stopped as stopped:
         report_failure(job_paths, str(stopped))
         return EXIT_STOPPED
-    except UserError as error:
-        report_failure(job_paths, str(error))
-        return 1
     except Exception as error:
-        traceback.print_exc()
-        report_failure(job_paths, f"training failed: {type(error).__name__}: {error}")
+        if stop_requested:  # SIGTERM came first: what failed after it (a peer that stopped too) is its effect
+            report_failure(job_paths, f"stopped by SIGTERM; then {error}; no model written")
+            return EXIT_STOPPED
+        if not isinstance(error, UserError):
+            traceback.print_exc()
+        report_failure(
+            job_paths,
+            str(error)
+            if isinstance(error, UserError)
+            else f"training failed: {type(error).__name__}: {error}",
+        )
         return 1
     return 0
 

@@ -78,10 +78,10 @@ class Checkpoints:
         """Writes the model, then commits it with the history; then drops all but the newest
         KEEP and the epoch also_keep (the best so far)."""
         epoch = len(history)
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.model_path(epoch)
         partial = target.with_name(f".{target.stem}.partial.keras")
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             model.save(partial)
             os.replace(partial, target)
             write_atomically(self.state_path(epoch), json.dumps({"epoch": epoch, "history": history}))

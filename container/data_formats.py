@@ -261,7 +261,9 @@ def csv_numbers(lines: list[str]) -> npt.NDArray[np.float64]:
     """Lines of comma-separated numbers as rows, read by the reader training's CSV uses, with
     its rules: numbers as numpy's C reader writes them (no 1_0, no digits of other scripts),
     a comma between values, one row per line. Raises ValueError naming what it could not read."""
-    return np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # lines that are all comment: no rows, as in training
+        return np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
 
 
 def _loadtxt(path: Path, dtype: Any, **options: Any) -> Array:

@@ -31,14 +31,18 @@ def exit_at_sigterm(waiting_for: str, paths: Paths, noted: list[int]) -> Iterato
     line = one_line(f"stopped by SIGTERM while waiting for {waiting_for}")
     stderr = os.dup(2)  # the terminal's, even while native_log_filtered holds fd 2 back
     wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
     finished = threading.Event()
 
     def stop_now() -> None:
-        sys.stdout.flush()
-        os.write(stderr, f"train: error: {line}\n".encode())
-        write_failure_file(paths, line)
-        os._exit(EXIT_STOPPED)
+        try:
+            with contextlib.suppress(Exception):
+                os.write(stderr, f"train: error: {line}\n".encode())
+            with contextlib.suppress(Exception):
+                write_failure_file(paths, line)
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+        finally:
+            os._exit(EXIT_STOPPED)
 
     def watch() -> None:
         while not finished.is_set():
@@ -46,17 +50,23 @@ def exit_at_sigterm(waiting_for: str, paths: Paths, noted: list[int]) -> Iterato
             if signal.SIGTERM in woken_by and not finished.is_set():
                 stop_now()
 
-    if noted:
-        stop_now()
-    previous = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
     watcher = threading.Thread(target=watch, name="exit-at-sigterm", daemon=True)
-    watcher.start()
+    previous = None
     try:
+        os.set_blocking(wake_write, False)
+        previous = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+        watcher.start()
+        # Checked once the wakeup fd is set: a SIGTERM before it was noted by the handler,
+        # which has run by now (starting a thread runs Python code); one after wakes the watcher.
+        if noted:
+            stop_now()
         yield
     finally:
         finished.set()
-        signal.set_wakeup_fd(previous)
-        os.write(wake_write, b"\0")  # lets the watcher see that the block is over
-        watcher.join()
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        if watcher.is_alive():
+            os.write(wake_write, b"\0")  # lets the watcher see that the block is over
+            watcher.join()
         for fd in (wake_read, wake_write, stderr):
             os.close(fd)

@@ -664,21 +664,40 @@ def test_requests_on_one_kept_alive_connection_are_each_answered(server, sample_
     assert len({answer.text for answer in answers}) == 1
 
 
+CHUNKED_HEAD = b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
 @pytest.mark.parametrize(
-    ("data", "whole"),
+    ("data", "state"),
     [
-        (b"GET /ping HTTP/1.1\r\nHost: x\r\n", False),
-        (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2", False),
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2\n", True),
-        (b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n1,2\n\r\n", False),
-        (b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n1,2\n\r\n0\r\n\r\n", True),
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n" + b"1" * 101, True),  # past 100
-        (b"GET /" + b"x" * (worker.MAX_HEADER_BYTES + 1), True),  # the parser refuses it
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n", worker.MORE),
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", worker.WHOLE),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2", worker.MORE),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2\n", worker.WHOLE),
+        (CHUNKED_HEAD + b"4\r\n1,2\n\r\n", worker.MORE),
+        (CHUNKED_HEAD + b"4\r\n1,2\n\r\n0\r\n\r\n", worker.WHOLE),
+        (CHUNKED_HEAD + b"4;name=value\r\n1,2\n\r\n000;x=1\r\n\r\n", worker.WHOLE),  # extensions
+        (CHUNKED_HEAD + b"4\r\n1,2\n\r\n0\r\nChecksum: 1\r\n\r\n", worker.WHOLE),  # a trailer
+        (CHUNKED_HEAD + b"40\r\nabc\r\n0\r\n\r\n", worker.MORE),  # the last chunk's bytes inside data
+        (CHUNKED_HEAD + b"zz\r\n", worker.WHOLE),  # the parser answers 400
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 101\r\n\r\n", worker.WHOLE),  # 413 at once
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", worker.WHOLE),
+        (b"GET /" + b"x" * (worker.MAX_HEADER_BYTES + 1), worker.TOO_LARGE),
     ],
 )
-def test_a_request_goes_to_a_thread_once_it_has_arrived_whole_or_cannot_be_whole(data, whole):
-    assert worker.arrived_whole(data, body_limit=100) is whole
+def test_a_request_goes_to_a_thread_once_it_has_arrived_whole_or_cannot_be_whole(data, state):
+    assert worker.Arrival(body_limit=100, data=data).state() == state
+
+
+def test_a_request_arriving_a_byte_at_a_time_is_whole_only_at_its_last_byte():
+    request = CHUNKED_HEAD + b"4\r\n1,2\n\r\n3\r\n3,4\r\n0\r\n\r\n"
+    arrival = worker.Arrival(body_limit=100)
+    states = []
+    for byte in request:
+        arrival.data.append(byte)
+        states.append(arrival.state())
+
+    assert states == [worker.MORE] * (len(request) - 1) + [worker.WHOLE]
 
 
 def test_a_client_that_waits_for_100_continue_gets_it_and_then_its_answer(server):
@@ -697,3 +716,29 @@ def test_a_client_that_waits_for_100_continue_gets_it_and_then_its_answer(server
 
     assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"100 Continue" not in answer
+
+
+def raw_exchange(server: Server, request: bytes) -> bytes:
+    """Sends request on a connection of its own and reads the answer until the server closes."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as client:
+        client.sendall(request)
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+    return answer
+
+
+def test_headers_past_64_kb_are_answered_431_before_any_thread_reads_them(server):
+    answer = raw_exchange(server, b"GET /ping HTTP/1.1\r\nX-Padding: " + b"x" * (worker.MAX_HEADER_BYTES + 1))
+
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_content_length_of_5000_digits_is_refused_and_the_worker_keeps_serving(server):
+    answer = raw_exchange(
+        server, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
+    )
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert requests.get(f"{server.url}/ping", timeout=2).status_code == 200

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from container.serving.model import ServedModel
 # An invocation that reaches a worker still loading waits this long for it: with several
 # workers, /ping may have been answered by another that is ready.
 LOAD_WAIT_SECONDS = 50
-# A body over the limit is read and dropped up to this size before the 413 (read_body).
+# A body over the limit is read and dropped, this much within this long, before the 413 (read_body).
 DRAIN_BYTES = 128 * 2**20
+DRAIN_SECONDS = 10
 log = logging.getLogger("gunicorn.error")  # the server's log: stderr, and CloudWatch on SageMaker
 StartResponse = Callable[..., Any]
 
@@ -110,31 +112,46 @@ class App:
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The request body, refused with a 413 past limit bytes.
 
-    Before the 413 the rest of the body is read and dropped, up to DRAIN_BYTES: a client
-    still sending (most do not read the answer first) would otherwise get its connection
-    reset instead of the answer. A body larger still is left, and its connection reset."""
+    Before the 413 the rest of the body is read and dropped, up to DRAIN_BYTES within
+    DRAIN_SECONDS: a client still sending (most do not read the answer first) would
+    otherwise get its connection reset instead of the answer. A client that stalls while
+    its body is read gets a 408, a body whose chunks are malformed a 400."""
+    from gunicorn.http.errors import NoMoreData, ParseException
+
     declared = environ.get("CONTENT_LENGTH") or ""
     stream = environ["wsgi.input"]
-    if declared.isdigit() and int(declared) > limit:
-        if int(declared) <= DRAIN_BYTES:
-            drain(stream)
-        raise payload.BadRequest(
-            413, f"the body is {declared} bytes, over {limit} ({limit // 2**20} MB): send fewer recordings"
-        )
-    body = stream.read(int(declared)) if declared.isdigit() else stream.read(limit + 1)
-    if len(body) > limit:
-        drain(stream)
-        raise payload.BadRequest(
-            413, f"the body is over {limit} bytes ({limit // 2**20} MB): send fewer recordings"
-        )
+    try:
+        if declared.isdigit() and int(declared) > limit:
+            if int(declared) <= DRAIN_BYTES:
+                drain(stream, environ.get("gunicorn.socket"))
+            over = f"the body is {declared} bytes, over {limit} ({limit // 2**20} MB)"
+            raise payload.BadRequest(413, f"{over}: send fewer recordings")
+        body = stream.read(int(declared)) if declared.isdigit() else stream.read(limit + 1)
+        if len(body) > limit:
+            drain(stream, environ.get("gunicorn.socket"))
+            raise payload.BadRequest(
+                413, f"the body is over {limit} bytes ({limit // 2**20} MB): send fewer recordings"
+            )
+    except (TimeoutError, BlockingIOError):  # a socket timeout (worker.SOCKET_SECONDS)
+        raise payload.BadRequest(408, "the body stopped arriving: send it whole, without pauses") from None
+    except (ParseException, NoMoreData) as error:
+        raise payload.BadRequest(400, f"the body is not valid HTTP ({type(error).__name__})") from None
     return body
 
 
-def drain(stream: Any) -> None:
-    """Reads and drops the rest of a request body, DRAIN_BYTES at the most."""
-    left = DRAIN_BYTES
-    while left > 0 and (chunk := stream.read(min(left, 2**20))):
-        left -= len(chunk)
+def drain(stream: Any, connection: Any) -> None:
+    """Reads and drops the rest of a request body: DRAIN_BYTES, DRAIN_SECONDS at the most."""
+    deadline, left = time.monotonic() + DRAIN_SECONDS, DRAIN_BYTES
+    try:
+        while left > 0 and (remaining := deadline - time.monotonic()) > 0:
+            if connection is not None:
+                connection.settimeout(remaining)
+            chunk = stream.read(min(left, 2**16))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except (TimeoutError, BlockingIOError):
+        return  # the 413 goes out anyway; a client still sending may see its connection reset
 
 
 def error_body(message: str) -> bytes:

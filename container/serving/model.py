@@ -63,8 +63,9 @@ class ServedModel:
             if len(answered) != 1 or not isinstance(answered[0], dict):
                 raise ValueError(f"task.answers gave {len(answered)} answers for one row")
         except (ValueError, IndexError, KeyError) as error:
+            width = "x".join(map(str, outputs.shape[1:]))
             raise UserError(
-                f"the model in {model_dir} gives {outputs.shape[1]} outputs, which task.answers cannot "
+                f"the model in {model_dir} gives {width} outputs, which task.answers cannot "
                 f"read with the names in {METADATA_FILE} ({metadata['names'][:5]}): {error}"
             ) from None
         return loaded
@@ -135,8 +136,10 @@ def checked_metadata(metadata: Any) -> list[int]:
     a list of strings; the transform one of transform.FEATURES; channels a whole number;
     mean and std numbers of the features' shape. ValueError or TypeError says which is not."""
     spec = metadata["features"]
-    shape = [int(size) for size in spec["shape"]]
-    recording = [int(size) for size in metadata["input_shape"]]
+    shape, recording = spec["shape"], metadata["input_shape"]
+    for sizes in (shape, recording):
+        if not isinstance(sizes, list) or not all(type(size) is int and size >= 1 for size in sizes):
+            raise TypeError(f"shape {sizes!r} is not a list of positive whole numbers")
     names = metadata["names"]
     if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
         raise TypeError(f"names is {names!r}, not a list of strings")
@@ -144,12 +147,11 @@ def checked_metadata(metadata: Any) -> list[int]:
         raise ValueError(f"transform {spec['transform']!r} is none of {', '.join(transform.FEATURES)}")
     if type(spec["channels"]) is not int or spec["channels"] < 1:
         raise TypeError(f"channels is {spec['channels']!r}, not a whole number of channels")
-    if min(shape + recording, default=0) < 1:
-        raise ValueError(f"shapes {shape} and {recording} must be positive sizes")
     for name in ("mean", "std"):
-        values = np.asarray(spec[name], dtype=np.float64)
+        with np.errstate(over="ignore"):  # as the model reads them: in float32
+            values = np.asarray(spec[name], dtype=np.float64).astype(np.float32)
         if list(values.shape) != shape or not np.isfinite(values).all():
             raise ValueError(f"{name} is not {'x'.join(map(str, shape))} finite numbers, the features' shape")
-    if not (np.asarray(spec["std"]) > 0).all():
+    if not (np.asarray(spec["std"], dtype=np.float64).astype(np.float32) > 0).all():
         raise ValueError("std holds values that are not above 0")
     return shape

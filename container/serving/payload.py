@@ -107,7 +107,7 @@ def _from_csv(text: str, size: int, described: str) -> npt.NDArray[np.float32]:
         for number, line in numbered:  # which line, and what is wrong with it
             _csv_line(number, line, size, described)
         raise BadRequest(400, "the body's lines hold something other than numbers") from None
-    if rows.shape[1] != size:
+    if len(rows) and rows.shape[1] != size:
         raise BadRequest(400, f"line 1 has {rows.shape[1]} values; a recording has {described}")
     return _recording(rows, "the body", size, described)
 
@@ -117,13 +117,15 @@ def _csv_line(number: int, line: str, size: int, described: str) -> None:
         row = data_formats.csv_numbers([line])
     except ValueError:
         raise BadRequest(400, f"line {number} holds something other than numbers") from None
-    if row.shape[1] != size:
+    if len(row) and row.shape[1] != size:  # no rows: a comment line, which training skips too
         raise BadRequest(400, f"line {number} has {row.shape[1]} values; a recording has {described}")
 
 
 def _recording(
     values: npt.NDArray[np.float64], what: str, size: int, described: str
 ) -> npt.NDArray[np.float32]:
+    if not len(values):  # only comment lines, which training skips too: an empty body
+        return np.zeros((0, size), dtype=np.float32)
     if values.shape[-1] != size:
         raise BadRequest(400, f"{what} has {values.shape[-1]} values; a recording has {described}")
     # float64 first: a value beyond float32's range becomes inf (refused as such), not an error

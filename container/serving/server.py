@@ -42,6 +42,9 @@ def options(environ: Mapping[str, str], cpus: int) -> dict[str, Any]:
         "workers": workers,
         "worker_class": WholeRequestWorker,  # gthread, but a thread only for a whole request
         "threads": settings["threads"],
+        # Connections at once per worker: each may buffer a request of up to the payload limit
+        # while it arrives (worker.py), so their number bounds that memory.
+        "worker_connections": 128,
         "timeout": settings["timeout"],
         "graceful_timeout": GRACEFUL_SECONDS,
         "accesslog": "-" if environ.get("SERVE_ACCESS_LOG") == "1" else None,

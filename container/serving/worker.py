@@ -31,38 +31,76 @@ from gunicorn.workers.gthread import ThreadWorker
 HEADERS_SECONDS = 10
 REQUEST_SECONDS = 60  # SageMaker gives an invocation 60 s in all
 SOCKET_SECONDS = 10
-MAX_HEADER_BYTES = 64 * 1024  # past this gunicorn's parser refuses the headers itself
-CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
+MAX_HEADER_BYTES = 64 * 1024  # headers longer are answered 431 here, before any thread
+MAX_CHUNK_LINE = 4096
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+HEADERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+)
+WHOLE, MORE, TOO_LARGE = "whole", "more", "headers too large"
 
 
-def arrived_whole(data: bytes | bytearray, body_limit: int) -> bool:
-    """Whether data holds a whole request (or enough that a thread will not wait on the
-    client: headers too long, a body past the limit, a length the parser will refuse)."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return len(data) > MAX_HEADER_BYTES
-    head, body = b"\r\n" + bytes(data[:end]) + b"\r\n", len(data) - end - 4
-    if body > body_limit:
-        return True
-    if CHUNKED.search(head):
-        return data.endswith(b"\r\n0\r\n\r\n") or data[end + 4 :].startswith(b"0\r\n\r\n")
-    lengths = CONTENT_LENGTH.findall(head)
-    return body >= (int(lengths[0]) if len(lengths) == 1 else 0)
+class Arrival:
+    """The bytes of one request as they arrive, and whether it has all arrived: its
+    headers, then a Content-Length body or chunks up to the last. A request that is
+    whole or cannot become whole (a body past the limit, framing the parser will refuse)
+    goes to a thread; headers past MAX_HEADER_BYTES are refused here."""
 
+    def __init__(self, body_limit: int, data: bytes = b"") -> None:
+        self.data = bytearray(data)
+        self.body_limit = body_limit
+        self.body_start: int | None = None
+        self.length = 0  # the Content-Length, when not chunked
+        self.chunked = False
+        self.scan = 0  # where the next chunk's size line starts
+        self.expects_continue = False
 
-def answered_continue(conn: Any) -> bool:
-    """Sends 100 Continue when the headers ask for it: a client may wait for it before
-    sending the body, and here the thread that would send it waits for the body."""
-    end = conn.arrived.find(b"\r\n\r\n")
-    if end < 0 or not EXPECT_CONTINUE.search(b"\r\n" + bytes(conn.arrived[:end]) + b"\r\n"):
-        return False
-    with contextlib.suppress(OSError):
-        conn.sock.send(CONTINUE)
-    return True
+    def state(self) -> str:
+        if self.body_start is None:
+            end = self.data.find(b"\r\n\r\n")
+            if end < 0 or end > MAX_HEADER_BYTES:
+                return TOO_LARGE if max(end, len(self.data)) > MAX_HEADER_BYTES else MORE
+            head = b"\r\n" + bytes(self.data[:end]) + b"\r\n"
+            self.body_start = self.scan = end + 4
+            self.chunked = bool(CHUNKED.search(head))
+            lengths = CONTENT_LENGTH.findall(head)
+            self.length = int(lengths[0]) if len(lengths) == 1 and not self.chunked else 0
+            request_line = head[2 : head.find(b"\r\n", 2)]
+            self.expects_continue = bool(EXPECT_CONTINUE.search(head)) and not request_line.endswith(b"/1.0")
+            if self.length > self.body_limit:
+                return WHOLE  # answered 413 at once
+        body = len(self.data) - self.body_start
+        if body > self.body_limit:
+            return WHOLE
+        if not self.chunked:
+            return WHOLE if body >= self.length else MORE
+        return self._last_chunk()
+
+    def _last_chunk(self) -> str:
+        while True:
+            line_end = self.data.find(b"\r\n", self.scan, self.scan + MAX_CHUNK_LINE)
+            if line_end < 0:
+                return WHOLE if len(self.data) - self.scan > MAX_CHUNK_LINE else MORE
+            size_text = bytes(self.data[self.scan : line_end]).split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                return WHOLE  # the parser answers 400
+            if size == 0:  # the last chunk, then trailers, if any, and an empty line
+                return WHOLE if self.data.find(b"\r\n\r\n", line_end) >= 0 else MORE
+            following = line_end + 2 + size + 2
+            if len(self.data) < following:
+                return MORE
+            self.scan = following
+
+    def without_expect(self) -> bytes:
+        """The request as it arrived, less its Expect header (100 Continue was sent here)."""
+        end = self.data.find(b"\r\n\r\n") + 2  # the header lines, each with its line break
+        return EXPECT_CONTINUE.sub(b"", bytes(self.data[:end])) + bytes(self.data[end:])
 
 
 class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -74,20 +112,19 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships 
 
     def enqueue_req(self, conn: Any) -> None:
         """Called for a new connection and for each request on a kept-alive one."""
-        arrived = bytearray()
+        leftover = b""
         if conn.parser is not None:  # bytes the last request's reads took from the next one
-            arrived += conn.parser.unreader.buf.getvalue()
+            leftover = conn.parser.unreader.buf.getvalue()
             conn.parser.unreader.buf.seek(0)
             conn.parser.unreader.buf.truncate()
-        if arrived and arrived_whole(arrived, self.body_limit):
-            self.dispatch(conn, arrived)
-            return
+        conn.arrival, conn.continued = Arrival(self.body_limit, leftover), False
         conn.sock.setblocking(False)
-        conn.arrived = arrived
         now = time.monotonic()
         conn.headers_by, conn.timeout = now + HEADERS_SECONDS, now + REQUEST_SECONDS
         self.arriving.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_request_bytes, conn))
+        if leftover:
+            self.advance(conn)
 
     def on_request_bytes(self, conn: Any, client: Any) -> None:
         try:
@@ -99,21 +136,33 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships 
         if not chunk:  # the client closed its side
             self.drop(conn)
             return
-        conn.arrived += chunk
-        if arrived_whole(conn.arrived, self.body_limit):
-            self.poller.unregister(conn.sock)
-            self.arriving.remove(conn)
-            self.dispatch(conn, conn.arrived)
-        elif not getattr(conn, "continued", False) and answered_continue(conn):
-            conn.continued = True
+        conn.arrival.data += chunk
+        self.advance(conn)
 
-    def dispatch(self, conn: Any, arrived: bytearray) -> None:
-        if getattr(conn, "continued", False):  # answered here: the thread must not answer it again
-            end = arrived.find(b"\r\n\r\n") + 2  # the header lines, each with its line break
-            arrived = bytearray(EXPECT_CONTINUE.sub(b"", bytes(arrived[:end])) + arrived[end:])
-            conn.continued = False
+    def advance(self, conn: Any) -> None:
+        """Hands the request to a thread once whole; nothing here may end the worker."""
+        try:
+            state = conn.arrival.state()
+            if state == TOO_LARGE:
+                self.drop(conn, HEADERS_TOO_LARGE)
+            elif state == WHOLE:
+                self.arriving.remove(conn)
+                self.poller.unregister(conn.sock)
+                self.dispatch(conn)
+            elif conn.arrival.expects_continue and not conn.continued:
+                # The client may wait for it before sending the body; the thread that would
+                # send it is not given the request until the body is here.
+                with contextlib.suppress(OSError):
+                    conn.sock.send(CONTINUE)
+                conn.continued = True
+        except Exception:  # a bug here must cost one connection, not the worker
+            self.log.exception("reading a request failed")
+            self.drop(conn)
+
+    def dispatch(self, conn: Any) -> None:
+        arrived = conn.arrival.without_expect() if conn.continued else bytes(conn.arrival.data)
         conn.init()
-        conn.parser.unreader.unread(bytes(arrived))
+        conn.parser.unreader.unread(arrived)
         conn.data_ready = True  # gthread's own wait for the first bytes is over
         # A thread's reads and writes give up after SOCKET_SECONDS of silence (the rest of
         # an oversized body, a client that does not read its answer).
@@ -127,13 +176,15 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships 
         super().murder_pending()
         now = time.monotonic()
         for conn in list(self.arriving):
-            headers_late = now > conn.headers_by and b"\r\n\r\n" not in conn.arrived
+            headers_late = now > conn.headers_by and conn.arrival.body_start is None
             if headers_late or now > conn.timeout:
-                with contextlib.suppress(OSError):
-                    conn.sock.send(TIMED_OUT)
-                self.drop(conn)
+                self.drop(conn, TIMED_OUT)
 
-    def drop(self, conn: Any) -> None:
+    def drop(self, conn: Any, answer: bytes = b"") -> None:
+        """Closes a connection whose request is still arriving, with a last answer if any."""
+        if answer:
+            with contextlib.suppress(OSError):
+                conn.sock.send(answer)
         if conn in self.arriving:
             self.arriving.remove(conn)
             with contextlib.suppress(KeyError, ValueError, OSError):
