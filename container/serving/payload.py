@@ -124,7 +124,7 @@ def _csv_line(number: int, line: str, size: int, described: str) -> None:
 def _recording(
     values: npt.NDArray[np.float64], what: str, size: int, described: str
 ) -> npt.NDArray[np.float32]:
-    if not len(values):  # only comment lines, which training skips too: an empty body
+    if values.ndim == 2 and not len(values):  # a CSV of comment lines, which training skips too
         return np.zeros((0, size), dtype=np.float32)
     if values.shape[-1] != size:
         raise BadRequest(400, f"{what} has {values.shape[-1]} values; a recording has {described}")
