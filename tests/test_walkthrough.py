@@ -207,3 +207,19 @@ def test_the_committed_walkthrough_holds_no_outputs_and_no_execution_counts() ->
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(cell.outputs == [] and cell.execution_count is None for cell in code)
+
+
+def test_a_cell_that_fails_shows_the_one_line_reason_when_the_notebook_runs_from_the_command_line(aws: Aws):
+    # Against bare moto nothing trains, so the wait cell finds no log: its error must read as a line.
+    result = aws.run(
+        str(REPO / ".venv" / "bin" / "jupyter"),
+        "execute",
+        str(NOTEBOOK),
+        timeout=CELL_SECONDS,
+        SAGEMAKER_ROLE=ROLE,
+    )
+
+    assert result.returncode != 0
+    assert re.search(
+        r"^error: no log stream eeg-\S+/\.\.\. in /aws/sagemaker/TrainingJobs", result.stderr, re.M
+    )
