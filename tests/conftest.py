@@ -126,26 +126,27 @@ def read_only(folder: Path) -> Iterator[None]:
         finally:
             folder.chmod(0o755)
         return
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True, text=True
-    )
-    if mounted.returncode:
-        pytest.skip(f"needs a read-only mount, which this root cannot make: {mounted.stderr.strip()}")
-    try:
+    with tmpfs(folder, "ro,size=1m", "a read-only mount, which this root cannot make"):
         yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 @contextlib.contextmanager
 def small_disk(folder: Path, size: str) -> Iterator[None]:
     """folder as a file system of size (tmpfs: "4m"), to fill up; root only."""
     folder.mkdir(parents=True, exist_ok=True)
+    with tmpfs(folder, f"size={size}", "root to mount a small file system"):
+        yield
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str, needs: str) -> Iterator[None]:
+    """A tmpfs mounted on folder with options for the block; the test is skipped, saying it
+    needs what, where it cannot be mounted."""
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True
     )
     if mounted.returncode:
-        pytest.skip(f"needs root to mount a small file system: {mounted.stderr.strip()}")
+        pytest.skip(f"needs {needs}: {mounted.stderr.strip()}")
     try:
         yield
     finally:
