@@ -32,8 +32,11 @@ def exit_at_sigterm(waiting_for: str, paths: Paths, noted: list[int]) -> Iterato
     stderr = os.dup(2)  # the terminal's, even while native_log_filtered holds fd 2 back
     wake_read, wake_write = os.pipe()
     finished = threading.Event()
+    stopping = threading.Lock()  # the watcher and the main thread may both see the same signal
 
     def stop_now() -> None:
+        if not stopping.acquire(blocking=False):
+            threading.Event().wait()  # the other one is writing the reason and will exit
         try:
             with contextlib.suppress(Exception):
                 os.write(stderr, f"train: error: {line}\n".encode())
