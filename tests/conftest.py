@@ -21,6 +21,9 @@ import moto_server
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "train"
 
+# The served model's fixtures, trained and server, are shared by every module that talks to serve.
+pytest_plugins = ["local_server"]
+
 
 @dataclass
 class OptMl:

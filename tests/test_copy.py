@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from conftest import REPO, new_opt_ml
-from test_serve import ping_until_not, start_server, stop
+from local_server import ping_until_not, start_server, stop
 
 # What a user may delete (the example's tests, the project's tooling) and what is not theirs.
 NOT_COPIED = {".git", ".venv", "node_modules", "tools", "example", "__pycache__", ".cache", ".hypothesis"}

@@ -1,21 +1,12 @@
-"""serve: SageMaker's hosting contract over real HTTP on 127.0.0.1, and predict.py."""
+"""serve: SageMaker's hosting contract over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tarfile
 import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,104 +15,19 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, OptMl, new_opt_ml
+from conftest import OptMl
 from container.sagemaker_env import UserError
-from container.serving import payload, worker
+from container.serving import payload
 from container.serving.app import App
 from container.serving.model import ServedModel
 from container.serving.server import options
-from moto_server import free_port
-
-SERVE = REPO / "serve"
-STARTUP_SECONDS = 90  # importing TensorFlow and loading the model, on a busy 2-core machine
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def post(self, body: bytes, content_type: str = "text/csv", **headers: str) -> requests.Response:
-        return requests.post(
-            f"{self.url}/invocations",
-            data=body,
-            headers={"Content-Type": content_type, **headers},
-            timeout=60,
-        )
-
-
-def start_server(base: Path, log: Path, serve: Path = SERVE, cwd: Path | None = None) -> Server:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "SAGEMAKER_BASE_DIR": str(base),
-        "SERVE_HOST": "127.0.0.1",
-        "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(serve)], cwd=cwd or log.parent, env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
-    return Server(f"http://127.0.0.1:{port}", process, log)
-
-
-def ping_until_not(server: Server, status: int | None) -> requests.Response:
-    """Pings until the answer's status is other than status (None: until anything answers)."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        assert server.process.poll() is None, server.log.read_text()
-        try:
-            answer = requests.get(f"{server.url}/ping", timeout=5)
-        except requests.ConnectionError:
-            answer = None
-        if answer is not None and answer.status_code != status:
-            return answer
-        time.sleep(0.2)
-    raise AssertionError(
-        f"the server did not get past {status} in {STARTUP_SECONDS} s:\n{server.log.read_text()}"
-    )
-
-
-def stop(server: Server) -> int:
-    server.process.send_signal(signal.SIGTERM)
-    return server.process.wait(timeout=40)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> OptMl:
-    tree = new_opt_ml(tmp_path_factory.mktemp("serve") / "opt ml")
-    tree.hyperparameters({"epochs": "5", "patience": "0"})
-    result = tree.run()
-    assert result.returncode == 0, result.stderr
-    return tree
-
-
-@pytest.fixture(scope="module")
-def server(trained: OptMl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(trained.base, tmp_path_factory.mktemp("serve-log") / "serve.log")
-    try:
-        ping_until_not(running, 503)
-        yield running
-    finally:
-        if running.process.poll() is None:
-            stop(running)
-
-
-def csv_rows(x: np.ndarray) -> bytes:
-    return "".join(",".join(f"{v:.9g}" for v in row) + "\n" for row in x.reshape(len(x), -1)).encode()
-
-
-def predict_py(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aws.predict", *arguments],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from local_server import (
+    ROW,
+    csv_rows,
+    ping_until_not,
+    start_server,
+    stop,
+)
 
 
 def test_serve_started_in_a_folder_with_a_task_py_of_its_own_serves_the_programs(trained, tmp_path):
@@ -139,19 +45,6 @@ def test_ping_answers_200_once_the_model_is_loaded(server):
     answer = requests.get(f"{server.url}/ping", timeout=5)
 
     assert answer.status_code == 200
-
-
-def test_predictions_over_http_equal_offline_ones_and_reproduce_the_test_accuracy(server, trained):
-    data = str(trained.training / "output_dict")
-
-    over_http = predict_py(data, "--url", server.url)
-    offline = predict_py(data, "--model", str(trained.base / "model"))
-
-    assert over_http.returncode == 0, over_http.stderr
-    assert offline.returncode == 0, offline.stderr
-    assert over_http.stdout.splitlines()[:-1] == offline.stdout.splitlines()[:-1]
-    accuracy = float(over_http.stdout.splitlines()[-1].split()[0].removeprefix("accuracy="))
-    assert accuracy == pytest.approx(trained.metadata()["metrics"]["test_accuracy"], abs=1e-4)
 
 
 def test_json_answers_name_each_class_with_its_probability(server, sample_data):
@@ -175,7 +68,6 @@ def test_csv_in_with_accept_csv_answers_one_class_name_per_line(server, sample_d
     assert len(answer.text.splitlines()) == 4 and set(answer.text.split()) <= {"0", "1"}
 
 
-ROW = ",".join(["1.5"] * 2000)
 BAD_REQUESTS = {
     "malformed JSON": ("application/json", b'{"instances": [[1, 2', 400, "malformed JSON"),
     "JSON without instances": ("application/json", b'{"rows": [[1]]}', 400, "no 'instances' list"),
@@ -322,7 +214,7 @@ def test_batch_transforms_max_payload_raises_the_body_limit():
 
 def test_an_error_inside_the_server_is_a_json_500_and_is_logged(caplog):
     class Broken:
-        recording_size, names = 2, ["a", "b"]
+        input_shape, names = [2], ["a", "b"]
 
         def describe_recording(self) -> str:
             return "2 values"
@@ -439,25 +331,6 @@ def test_ping_answers_503_while_the_model_loads_then_500_if_loading_fails():
     assert b"cannot load" in ping() and statuses[-1] == "500 Internal Server Error"
 
 
-def test_predict_reads_model_tar_gz_as_sagemaker_stores_it(trained, tmp_path):
-    archive = tmp_path / "model.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in (trained.base / "model").iterdir():
-            tar.add(path, arcname=path.name)
-
-    result = predict_py(str(trained.training / "output_dict"), "--model", str(archive))
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1].startswith("accuracy=")
-
-
-def test_predict_without_a_server_says_how_to_start_one(trained):
-    result = predict_py(str(trained.training / "output_dict"), "--url", f"http://127.0.0.1:{free_port()}")
-
-    assert result.returncode == 1
-    assert "no server answers" in result.stderr and "make serve-local" in result.stderr
-
-
 def test_the_server_takes_workers_timeout_and_port_from_sagemakers_variables():
     environ = {
         "SAGEMAKER_MODEL_SERVER_WORKERS": "3",
@@ -480,7 +353,7 @@ def test_a_bad_server_setting_is_refused_naming_it():
 @given(body=st.binary(max_size=300), content_type=st.sampled_from(["text/csv", "application/json"]))
 def test_any_body_is_read_as_recordings_or_refused_with_a_4xx(body, content_type):
     try:
-        rows = payload.recordings(body, content_type, 3, "3 values")
+        rows = payload.recordings(body, content_type, [3], "3 values")
     except payload.BadRequest as problem:
         assert 400 <= problem.status < 500 and str(problem)
     else:
@@ -492,7 +365,7 @@ def test_any_body_is_read_as_recordings_or_refused_with_a_4xx(body, content_type
 @given(text=st.text(alphabet="0123456789.,-e\nnaif ", max_size=200))
 def test_any_csv_of_number_like_text_is_read_or_refused_with_a_4xx(text):
     try:
-        rows = payload.recordings(text.encode(), "text/csv", 2, "2 values")
+        rows = payload.recordings(text.encode(), "text/csv", [2], "2 values")
     except payload.BadRequest as problem:
         assert problem.status == 400
     else:
@@ -523,7 +396,7 @@ def numbers_only(instance: object) -> bool:
 def test_json_instances_are_read_only_when_they_hold_numbers_and_nothing_else(instances):
     body = json.dumps({"instances": instances}).encode()
     try:
-        rows = payload.recordings(body, "application/json", 2, "2 values")
+        rows = payload.recordings(body, "application/json", [2], "2 values")
     except payload.BadRequest as problem:
         assert problem.status == 400
     else:
@@ -579,34 +452,6 @@ def test_ping_is_not_healthy_when_the_metadata_disagrees_with_the_model(trained,
     assert "task.answers cannot read" in answer.json()["error"]
 
 
-def test_predict_offline_refuses_recordings_of_another_width_in_one_line(trained, tmp_path):
-    np.savez(tmp_path / "narrow.npz", x_train=np.zeros((3, 7), dtype=np.float32), y_train=np.array([0, 1, 0]))
-
-    result = predict_py(str(tmp_path / "narrow.npz"), "--model", str(trained.base / "model"))
-
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "predict: error: the recordings hold 7 values each; the model reads 2000 values "
-        "(4 channels of 500 samples, one after another)"
-    ]
-
-
-@pytest.mark.parametrize(("options", "words"), [(["--port", "abc"], "--port 'abc' is not a port number")])
-def test_predict_refuses_a_port_that_is_not_one(trained, options, words):
-    result = predict_py(str(trained.training / "output_dict"), *options)
-
-    assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr
-
-
-def test_predict_says_a_fifo_is_not_a_regular_file(tmp_path):
-    fifo = tmp_path / "recordings"
-    os.mkfifo(fifo)
-
-    result = predict_py(str(fifo))
-
-    assert result.returncode == 1 and "is not a regular file" in result.stderr
-
-
 def test_the_servers_log_holds_no_tensorflow_loading_chatter(server):
     log = server.log.read_text()
 
@@ -614,131 +459,15 @@ def test_the_servers_log_holds_no_tensorflow_loading_chatter(server):
     assert "Booting worker" in log  # the log is gunicorn's, read after the workers started
 
 
-def half_sent_requests(server: Server, count: int) -> list[socket.socket]:
-    """count connections that send part of their headers and then nothing."""
-    host, port = server.url.removeprefix("http://").split(":")
-    clients = []
-    for _ in range(count):
-        client = socket.create_connection((host, int(port)), timeout=30)
-        client.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n")
-        clients.append(client)
-    return clients
-
-
-def test_ping_answers_within_2_s_while_eight_times_the_request_slots_hold_half_sent_headers(server):
-    clients = half_sent_requests(server, 32)  # the server has 1 worker x 4 threads
+@settings(max_examples=200, deadline=None)
+@given(channels=st.lists(st.lists(st.floats(-10, 10), max_size=4), min_size=1, max_size=4))
+def test_a_json_instance_of_channels_is_read_only_in_the_models_channels_and_samples(channels):
+    body = json.dumps({"instances": [channels]}).encode()
     try:
-        answers = [requests.get(f"{server.url}/ping", timeout=2) for _ in range(3)]
-    finally:
-        for client in clients:
-            client.close()
-
-    assert [answer.status_code for answer in answers] == [200, 200, 200]
-
-
-def test_a_client_too_slow_to_send_its_headers_gets_a_408_and_is_closed(server):
-    (client,) = half_sent_requests(server, 1)
-    try:
-        client.settimeout(worker.HEADERS_SECONDS + 10)
-        answer = client.recv(4096)
-        closed = client.recv(4096)
-    finally:
-        client.close()
-
-    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n") and closed == b""
-
-
-def test_requests_on_one_kept_alive_connection_are_each_answered(server, sample_data):
-    with requests.Session() as session:
-        answers = [
-            session.post(
-                f"{server.url}/invocations",
-                data=csv_rows(sample_data["x_test"][:2]),
-                headers={"Content-Type": "text/csv", "Accept": "text/csv"},
-                timeout=30,
-            )
-            for _ in range(3)
-        ]
-
-    assert [answer.status_code for answer in answers] == [200, 200, 200]
-    assert len({answer.text for answer in answers}) == 1
-
-
-CHUNKED_HEAD = b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-
-
-@pytest.mark.parametrize(
-    ("data", "state"),
-    [
-        (b"GET /ping HTTP/1.1\r\nHost: x\r\n", worker.MORE),
-        (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n", worker.WHOLE),
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2", worker.MORE),
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: 4\r\n\r\n1,2\n", worker.WHOLE),
-        (CHUNKED_HEAD + b"4\r\n1,2\n\r\n", worker.MORE),
-        (CHUNKED_HEAD + b"4\r\n1,2\n\r\n0\r\n\r\n", worker.WHOLE),
-        (CHUNKED_HEAD + b"4;name=value\r\n1,2\n\r\n000;x=1\r\n\r\n", worker.WHOLE),  # extensions
-        (CHUNKED_HEAD + b"4\r\n1,2\n\r\n0\r\nChecksum: 1\r\n\r\n", worker.WHOLE),  # a trailer
-        (CHUNKED_HEAD + b"40\r\nabc\r\n0\r\n\r\n", worker.MORE),  # the last chunk's bytes inside data
-        (CHUNKED_HEAD + b"zz\r\n", worker.WHOLE),  # the parser answers 400
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: 101\r\n\r\n", worker.WHOLE),  # 413 at once
-        (b"POST /invocations HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", worker.WHOLE),
-        (b"GET /" + b"x" * (worker.MAX_HEADER_BYTES + 1), worker.TOO_LARGE),
-    ],
-)
-def test_a_request_goes_to_a_thread_once_it_has_arrived_whole_or_cannot_be_whole(data, state):
-    assert worker.Arrival(body_limit=100, data=data).state() == state
-
-
-def test_a_request_arriving_a_byte_at_a_time_is_whole_only_at_its_last_byte():
-    request = CHUNKED_HEAD + b"4\r\n1,2\n\r\n3\r\n3,4\r\n0\r\n\r\n"
-    arrival = worker.Arrival(body_limit=100)
-    states = []
-    for byte in request:
-        arrival.data.append(byte)
-        states.append(arrival.state())
-
-    assert states == [worker.MORE] * (len(request) - 1) + [worker.WHOLE]
-
-
-def test_a_client_that_waits_for_100_continue_gets_it_and_then_its_answer(server):
-    host, port = server.url.removeprefix("http://").split(":")
-    body = (ROW + "\n").encode()
-    with socket.create_connection((host, int(port)), timeout=30) as client:
-        client.sendall(
-            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nAccept: text/csv\r\n"
-            b"Expect: 100-continue\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
-        )
-        interim = client.recv(4096)
-        client.sendall(body)
-        answer = b""
-        while chunk := client.recv(4096):
-            answer += chunk
-
-    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"100 Continue" not in answer
-
-
-def raw_exchange(server: Server, request: bytes) -> bytes:
-    """Sends request on a connection of its own and reads the answer until the server closes."""
-    host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as client:
-        client.sendall(request)
-        answer = b""
-        while chunk := client.recv(4096):
-            answer += chunk
-    return answer
-
-
-def test_headers_past_64_kb_are_answered_431_before_any_thread_reads_them(server):
-    answer = raw_exchange(server, b"GET /ping HTTP/1.1\r\nX-Padding: " + b"x" * (worker.MAX_HEADER_BYTES + 1))
-
-    assert answer.startswith(b"HTTP/1.1 431 ")
-
-
-def test_a_content_length_of_5000_digits_is_refused_and_the_worker_keeps_serving(server):
-    answer = raw_exchange(
-        server, b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
-    )
-
-    assert answer.startswith(b"HTTP/1.1 400 ")
-    assert requests.get(f"{server.url}/ping", timeout=2).status_code == 200
+        rows = payload.recordings(body, "application/json", [2, 3], "6 values (2 channels of 3 samples)")
+    except payload.BadRequest as problem:
+        assert problem.status == 400
+        assert [len(channels), *{len(channel) for channel in channels}] != [2, 3]
+    else:
+        assert [len(channel) for channel in channels] == [3, 3]
+        assert rows.tolist() == [[np.float32(v) for channel in channels for v in channel]]

@@ -100,7 +100,7 @@ class App:
         kind = payload.negotiated(environ.get("HTTP_ACCEPT", ""))  # a 406 before any work
         body = read_body(environ, self.max_payload_bytes)
         rows = payload.recordings(
-            body, environ.get("CONTENT_TYPE", ""), served.recording_size, served.describe_recording()
+            body, environ.get("CONTENT_TYPE", ""), served.input_shape, served.describe_recording()
         )
         try:
             answers = served.answers(rows)

@@ -10,7 +10,8 @@ Accept: text/csv each answer's first field (the class), one per line.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,8 +37,12 @@ def media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def recordings(body: bytes, content_type: str, size: int, described: str) -> npt.NDArray[np.float32]:
-    """The body's recordings as rows of size float32 values; BadRequest says what is wrong."""
+def recordings(
+    body: bytes, content_type: str, shape: Sequence[int], described: str
+) -> npt.NDArray[np.float32]:
+    """The body's recordings, each of shape's numbers (a JSON instance may also nest them as
+    shape's channels), as rows of float32 values; BadRequest says what is wrong."""
+    size = math.prod(shape)
     kind = media_type(content_type)
     if kind not in (JSON, CSV):
         raise BadRequest(415, f"unsupported Content-Type '{content_type}': send {JSON} or {CSV}")
@@ -48,7 +53,7 @@ def recordings(body: bytes, content_type: str, size: int, described: str) -> npt
         raise BadRequest(400, f"the body is not UTF-8 text (byte {error.start})") from None
     if not text.strip():
         raise empty
-    rows = _from_json(text, size, described) if kind == JSON else _from_csv(text, size, described)
+    rows = _from_json(text, shape, described) if kind == JSON else _from_csv(text, size, described)
     if not len(rows):
         raise empty
     finite = np.isfinite(rows).all(axis=1)
@@ -62,7 +67,7 @@ def recordings(body: bytes, content_type: str, size: int, described: str) -> npt
 # first line before the rest is read.
 
 
-def _from_json(text: str, size: int, described: str) -> npt.NDArray[np.float32]:
+def _from_json(text: str, shape: Sequence[int], described: str) -> npt.NDArray[np.float32]:
     expected = f'{{"instances": [[...], ...]}}, each recording {described}'
     try:
         document = json.loads(text)
@@ -73,25 +78,32 @@ def _from_json(text: str, size: int, described: str) -> npt.NDArray[np.float32]:
     if not isinstance(instances, list) or not instances:
         raise BadRequest(400, f"no 'instances' list in the JSON: send {expected}")
     return np.stack(
-        [_json_row(instance, number, size, described) for number, instance in enumerate(instances, 1)]
+        [_json_row(instance, number, shape, described) for number, instance in enumerate(instances, 1)]
     )
 
 
-def _json_row(instance: Any, number: int, size: int, described: str) -> npt.NDArray[np.float32]:
-    """A list of numbers, or of channels each a list of numbers; JSON numbers only (no
-    strings, no true or false)."""
-    values = instance
+def _json_row(instance: Any, number: int, shape: Sequence[int], described: str) -> npt.NDArray[np.float32]:
+    """A list of numbers, or of shape's channels each a list of numbers; JSON numbers only
+    (no strings, no true or false)."""
+    values, channels = instance, None
     if isinstance(values, list) and values and all(isinstance(channel, list) for channel in values):
-        values = [value for channel in values for value in channel]
+        values, channels = [value for channel in values for value in channel], instance
     if not isinstance(values, list) or not all(type(value) in (int, float) for value in values):
         raise BadRequest(
             400, f"instance {number} is not a list of numbers (or of channels, each a list of numbers)"
+        )
+    lengths = sorted({len(channel) for channel in channels or []})
+    if channels is not None and [len(channels), *lengths] != list(shape):
+        held = f"{lengths[0]}" if len(lengths) == 1 else f"{lengths[0]} to {lengths[-1]}"
+        raise BadRequest(
+            400,
+            f"instance {number} holds {len(channels)} channels of {held} values; a recording has {described}",
         )
     try:
         row = np.asarray(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float64
         row = np.full(len(values), np.inf)
-    return _recording(row, f"instance {number}", size, described)
+    return _recording(row, f"instance {number}", math.prod(shape), described)
 
 
 def _from_csv(text: str, size: int, described: str) -> npt.NDArray[np.float32]:

@@ -34,7 +34,11 @@ SOCKET_SECONDS = 10
 MAX_HEADER_BYTES = 64 * 1024  # headers longer are answered 431 here, before any thread
 MAX_CHUNK_LINE = 4096
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
-CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
+TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding:([^\r\n]*)", re.IGNORECASE)
+MAX_CHUNK_SIZE_DIGITS = 16
+# What a request line and header lines may hold: visible ASCII, spaces, tabs and line ends.
+# Anything else (a TLS handshake, binary) is not HTTP: the parser refuses it at once.
+NOT_HTTP = re.compile(rb"[^\x20-\x7e\t\r\n]")
 EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -62,11 +66,20 @@ class Arrival:
     def state(self) -> str:
         if self.body_start is None:
             end = self.data.find(b"\r\n\r\n")
+            line_end, bare_end = self.data.find(b"\n"), self.data.find(b"\n\n")
+            first_line = self.data if line_end < 0 else self.data[:line_end]
+            if NOT_HTTP.search(first_line) or (bare_end >= 0 and (end < 0 or bare_end < end)):
+                return WHOLE  # not HTTP, or bare line feeds: the parser answers, not a timeout
             if end < 0 or end > MAX_HEADER_BYTES:
                 return TOO_LARGE if max(end, len(self.data)) > MAX_HEADER_BYTES else MORE
             head = b"\r\n" + bytes(self.data[:end]) + b"\r\n"
             self.body_start = self.scan = end + 4
-            self.chunked = bool(CHUNKED.search(head))
+            encodings = TRANSFER_ENCODING.findall(head)
+            self.chunked = (
+                bool(encodings) and b",".join(encodings).lower().split(b",")[-1].strip() == b"chunked"
+            )
+            if encodings and not self.chunked:
+                return WHOLE  # a coding the parser refuses
             lengths = CONTENT_LENGTH.findall(head)
             self.length = int(lengths[0]) if len(lengths) == 1 and not self.chunked else 0
             request_line = head[2 : head.find(b"\r\n", 2)]
@@ -90,6 +103,8 @@ class Arrival:
                 size = int(size_text, 16)
             except ValueError:
                 return WHOLE  # the parser answers 400
+            if size > self.body_limit or len(size_text) > MAX_CHUNK_SIZE_DIGITS:
+                return WHOLE  # past the limit: the app answers 413
             if size == 0:  # the last chunk, then trailers, if any, and an empty line
                 return WHOLE if self.data.find(b"\r\n\r\n", line_end) >= 0 else MORE
             following = line_end + 2 + size + 2
@@ -160,7 +175,10 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships 
             self.drop(conn)
 
     def dispatch(self, conn: Any) -> None:
-        arrived = conn.arrival.without_expect() if conn.continued else bytes(conn.arrival.data)
+        # Expect was answered here, or needs no answer (the body came at once, or the app
+        # refuses it): the thread must not send a 100 Continue of its own.
+        arrival = conn.arrival
+        arrived = arrival.without_expect() if arrival.expects_continue else bytes(arrival.data)
         conn.init()
         conn.parser.unreader.unread(arrived)
         conn.data_ready = True  # gthread's own wait for the first bytes is over
