@@ -234,8 +234,11 @@ def _check_range(source: str, name: str, x: Array) -> None:
 def _numeric(source: str, name: str, value: Any) -> Array:
     try:
         array = np.asanyarray(value)  # a memory-mapped array stays one
-    except (ValueError, TypeError):
-        array = np.asarray(value, dtype=object)
+    except (ValueError, TypeError):  # ragged rows, or lists mixed with arrays
+        raise UserError(
+            f"{source} '{name}' is not an array of numbers (rows of unequal length?): "
+            "store equal-length rows of numbers"
+        ) from None
     if array.dtype.kind not in "biuf":
         raise UserError(f"{source} '{name}' is not numeric (dtype {array.dtype}): store numbers only")
     return array

@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,10 +134,19 @@ def read_json_config(paths: Paths, name: str, default: Any) -> Any:
     def no_constants(constant: str) -> None:
         raise ValueError(f"{constant} is not JSON")
 
+    def each_name_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        value = dict(pairs)
+        if len(value) < len(pairs):  # json would keep the last silently
+            twice = next(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
+            raise ValueError(f"the name {twice!r} appears twice")
+        return value
+
     try:
         if path.stat().st_size > CONFIG_SIZE_LIMIT:
             raise ValueError(f"{path.stat().st_size} bytes, more than a config file holds")
-        value = json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constants)
+        value = json.loads(
+            path.read_text(encoding="utf-8"), parse_constant=no_constants, object_pairs_hook=each_name_once
+        )
     except RecursionError:
         raise UserError(f"{path} nests too deeply to be a SageMaker config file: fix or delete it") from None
     except (ValueError, UnicodeDecodeError, OSError) as error:
@@ -290,6 +300,9 @@ def _describe(kind: type, accepted: tuple[Any, ...]) -> str:
 def one_line(message: str) -> str:
     """The failure file holds one readable line of at most FAILURE_REASON_LIMIT characters."""
     line = " ".join(message.split())
+    # A file name of bytes that are not UTF-8 arrives as surrogates, which no file or
+    # FailureReason can hold: escaped, as Python's stderr shows them.
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(line) > FAILURE_REASON_LIMIT:
         line = line[: FAILURE_REASON_LIMIT - 3] + "..."
     return line

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conftest import new_opt_ml
-from container import labels, recordings, safe_pickle, transform
+from container import labels, recordings, safe_pickle, sagemaker_env, transform
 from container.loop import training_batch_size
 from container.memory_budget import Budget
 from container.sagemaker_env import (
@@ -232,3 +232,12 @@ def test_the_batch_size_is_the_one_asked_for_or_automatic_and_never_more_than_th
         assert batch == min(requested, rows)
     else:
         assert batch == rows or 32 <= batch <= 1024
+
+
+@QUICK
+@given(message=st.text())  # surrogates included: a file name of bytes that are not UTF-8
+def test_any_message_becomes_one_line_of_utf_8_within_the_limit(message):
+    line = sagemaker_env.one_line(message)
+
+    assert "\n" not in line and len(line) <= sagemaker_env.FAILURE_REASON_LIMIT
+    line.encode("utf-8")  # raises on a surrogate
