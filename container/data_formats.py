@@ -6,7 +6,8 @@ Formats:
           since Python 3, or by a .pkl, .pickle or .p name (the older protocols 0 and 1).
   npz     np.savez(path, x_train=..., y_train=..., ...): a zip archive of .npy arrays.
   npy     one array per file, named by the file (x_train.npy, y_train.npy, ...): numpy's magic.
-  csv     no header, one recording per row, its label (a number or a name) in the first column:
+  csv     one recording per row, its label (a number or a name) in the first column, after at
+          most one header line of column names:
           a .csv name, the channel's ContentType text/csv, or text whose first line is a label
           and comma-separated numbers.
 Array names are x_train with y_train, and x_test with y_test; the original's y_train2 and
@@ -21,6 +22,7 @@ chunk at a time as their features are computed, so they may be larger than memor
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 import zipfile
@@ -87,6 +89,24 @@ def _numbers_line(head: bytes) -> bool:
     except (UnicodeDecodeError, ValueError):
         return False
     return bool(line) and b"\0" not in head
+
+
+def _is_header(line: bytes) -> bool:
+    """A line of column names: no field after the first is a number. (A row with one bad
+    value is not a header: it is refused, not skipped.)"""
+    try:
+        fields = line.removeprefix(b"\xef\xbb\xbf").decode("utf-8").strip().split(",")
+    except UnicodeDecodeError:
+        return False
+    return len(fields) > 1 and not any(_is_number(field) for field in fields[1:])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_pickle(paths: list[Path], budget: Budget) -> dict[str, Any]:
@@ -174,6 +194,21 @@ def read_npy_files(paths: list[Path], budget: Budget) -> dict[str, Any]:
     return arrays
 
 
+def npy_array(data: bytes, what: str) -> Array:
+    """The array of .npy bytes (a request body), checked as training checks .npy files:
+    numbers only, and no more data claimed than there is."""
+    file = io.BytesIO(data)
+    shape, _, dtype = _header(file, what)
+    if _nbytes(shape, dtype) > len(data) - file.tell():
+        raise UserError(f"{what} is damaged: its .npy header claims more data than it holds")
+    file.seek(0)
+    try:
+        return np.load(file, allow_pickle=False)
+    except Exception as error:  # numpy reports a damaged array in many ways
+        reason = one_line(f"{type(error).__name__}: {error}")
+        raise UserError(f"cannot read {what}: not a valid .npy ({reason})") from None
+
+
 def _mapped_member(path: Path, info: zipfile.ZipInfo) -> Array:
     """A stored (uncompressed) .npy member of a zip, memory-mapped where it lies in the file."""
     what = f"{path.name} '{info.filename[:-4]}'"
@@ -221,11 +256,14 @@ def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
 
 
 def read_csv(path: Path, budget: Budget) -> tuple[Array, Array]:
-    """(samples, labels) of a table with a row per line: the label first, then the samples; no
-    header. Labels are numbers or names (setosa); samples are numbers.
+    """(samples, labels) of a table with a row per line: the label first, then the samples.
+    Labels are numbers or names (setosa); samples are numbers. A first line whose samples
+    are not numbers is a header of column names, and is skipped.
 
     Parsed by numpy's C reader, not a Python loop over rows.
     """
+    with path.open("rb") as file:
+        header = int(_is_header(file.readline()))
     # Every field ends at a comma or a line break, however the lines are laid out.
     fields = 1
     with path.open("rb") as file:
@@ -233,7 +271,7 @@ def read_csv(path: Path, budget: Budget) -> tuple[Array, Array]:
             fields += chunk.count(b",") + chunk.count(b"\n") + chunk.count(b"\r")
     budget.claim(path.name, fields * 8)
     try:
-        table = _loadtxt(path, np.float64)
+        table = _loadtxt(path, np.float64, skiprows=header)
         if table.shape[1] == 0:
             return table.reshape(0, 0), table.reshape(0)
         return table[:, 1:], table[:, 0]
@@ -242,17 +280,18 @@ def read_csv(path: Path, budget: Budget) -> tuple[Array, Array]:
     # Named labels: the first column as text, the others as numbers.
     samples = labels = None
     try:
-        width = len(_loadtxt(path, str, max_rows=1)[0])
+        width = len(_loadtxt(path, str, max_rows=1, skiprows=header)[0])
         if width > 1:
-            labels = _loadtxt(path, str, usecols=[0])[:, 0]
-            samples = _loadtxt(path, np.float64, usecols=range(1, width))
+            labels = _loadtxt(path, str, usecols=[0], skiprows=header)[:, 0]
+            samples = _loadtxt(path, np.float64, usecols=range(1, width), skiprows=header)
     except ValueError:
         pass
     if samples is None or labels is None or len(samples) != len(labels):
         reason = str(numbers_error).split("; use `usecols`")[0]
         raise UserError(
-            f"cannot read {path.name} as CSV ({reason}): a CSV has no header, one recording per "
-            "line, the label first (a number or a name), then the samples, all numbers"
+            f"cannot read {path.name} as CSV ({reason}): a CSV has one recording per line, the "
+            "label first (a number or a name), then the samples, all numbers, after at most one "
+            "header line"
         ) from None
     return samples, np.char.strip(labels)
 

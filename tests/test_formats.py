@@ -77,10 +77,24 @@ def test_a_csv_has_the_label_in_its_first_column(tmp_path):
 
 
 def test_a_csv_without_an_extension_is_read_when_the_channel_says_text_csv(tmp_path):
-    (tmp_path / "part-00000").write_text("label,a\n")  # a header: not numbers, so only the type tells
+    (tmp_path / "part-00000").write_text("label,a\n1,0.5\n0,0.25\n")  # a header: only the type tells
 
-    with pytest.raises(UserError, match=r"cannot read part-00000 as CSV .*no header"):
-        read(tmp_path, "text/csv")
+    assert_rows(read(tmp_path, "text/csv").train, [[0.5], [0.25]], [1, 0])
+
+
+def test_a_csv_with_a_header_row_and_class_names_trains_as_it_is(tmp_path):
+    (tmp_path / "iris.csv").write_text(
+        "species,sepal_length,sepal_width\nsetosa,5.1,3.5\nvirginica,6.3,3.3\nsetosa,4.9,3.0\n"
+    )
+
+    assert_rows(read(tmp_path).train, [[5.1, 3.5], [6.3, 3.3], [4.9, 3.0]], ["setosa", "virginica", "setosa"])
+
+
+def test_a_first_row_with_one_bad_value_is_refused_not_skipped_as_a_header(tmp_path):
+    (tmp_path / "data.csv").write_text("0,1.5,oops\n1,2.5,3.5\n")
+
+    with pytest.raises(UserError, match=r"cannot read data.csv as CSV .*at most one header line"):
+        read(tmp_path)
 
 
 def test_text_of_comma_separated_numbers_is_read_as_csv_under_any_name(tmp_path):

@@ -129,8 +129,14 @@ REFUSED = {
         "training",
     ),
     "a file of no bytes": (training_file("output_dict", b""), "output_dict"),
-    "a CSV with a header row": (
-        training_file("data.csv", csv_lines("label," + ",".join(f"s{i}" for i in range(20)), "0," + ROW)),
+    "a CSV of a header row only": (
+        training_file("data.csv", csv_lines("label," + ",".join(f"s{i}" for i in range(20)))),
+        "data.csv",
+    ),
+    "a CSV of two header rows": (
+        training_file(
+            "data.csv", csv_lines(*["label," + ",".join(f"s{i}" for i in range(20))] * 2, "0," + ROW)
+        ),
         "data.csv",
     ),
     "a CSV of one row": (training_file("data.csv", csv_lines("0," + ROW)), "only one class"),

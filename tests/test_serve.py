@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -14,13 +15,14 @@ import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from conftest import OptMl
 from container.sagemaker_env import UserError
 from container.serving import payload
 from container.serving.app import App
 from container.serving.model import ServedModel
-from container.serving.server import options
+from container.serving.server import container_cpus, options
 from local_server import (
     ROW,
     csv_rows,
@@ -132,7 +134,9 @@ BAD_REQUESTS = {
     ),
     "JSON nested too deeply": ("application/json", b"[" * 100_000, 400, "nested too deeply"),
     "not UTF-8": ("text/csv", b"\xff\xfe1,2", 400, "not UTF-8"),
-    "an unsupported type": ("application/x-npy", b"\x93NUMPY", 415, "unsupported Content-Type"),
+    "an unsupported type": ("text/libsvm", b"1 1:0.5", 415, "send application/json, text/csv"),
+    "a damaged .npy": ("application/x-npy", b"\x93NUMPY", 400, "malformed .npy header"),
+    "bytes that are not .npy": ("application/octet-stream", b"1,2\n", 415, "unsupported Content-Type"),
 }
 
 
@@ -198,7 +202,13 @@ def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(server, sampl
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "status"), [("GET", "/invocations", 405), ("POST", "/ping", 405), ("GET", "/", 404)]
+    ("method", "path", "status"),
+    [
+        ("GET", "/invocations", 405),
+        ("POST", "/ping", 405),
+        ("POST", "/execution-parameters", 405),
+        ("GET", "/", 404),
+    ],
 )
 def test_other_paths_and_methods_get_a_json_404_or_405(server, method, path, status):
     answer = requests.request(method, f"{server.url}{path}", timeout=5)
@@ -350,7 +360,9 @@ def test_a_bad_server_setting_is_refused_naming_it():
 
 
 @settings(max_examples=200, deadline=None)
-@given(body=st.binary(max_size=300), content_type=st.sampled_from(["text/csv", "application/json"]))
+@given(
+    body=st.binary(max_size=300), content_type=st.sampled_from([*payload.FORMATS, "application/octet-stream"])
+)
 def test_any_body_is_read_as_recordings_or_refused_with_a_4xx(body, content_type):
     try:
         rows = payload.recordings(body, content_type, [3], "3 values")
@@ -400,8 +412,9 @@ def test_json_instances_are_read_only_when_they_hold_numbers_and_nothing_else(in
     except payload.BadRequest as problem:
         assert problem.status == 400
     else:
-        assert all(numbers_only(instance) for instance in instances)
-        assert rows.shape == (len(instances), 2) and np.isfinite(rows).all()
+        one = all(type(value) in (int, float) for value in instances)  # a recording on its own
+        assert one or all(numbers_only(instance) for instance in instances)
+        assert rows.shape == (1 if one else len(instances), 2) and np.isfinite(rows).all()
 
 
 def tampered_model(trained: OptMl, folder: Path, change) -> Path:
@@ -471,3 +484,138 @@ def test_a_json_instance_of_channels_is_read_only_in_the_models_channels_and_sam
     else:
         assert [len(channel) for channel in channels] == [3, 3]
         assert rows.tolist() == [[np.float32(v) for channel in channels for v in channel]]
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+RECORDINGS = np.linspace(-1, 1, 3 * 2000, dtype=np.float32).reshape(3, 2000)
+# One body per way a client writes the same three recordings (the SDK's serializers' among them).
+SAME_THREE = {
+    "CSV": ("text/csv", csv_rows(RECORDINGS)),
+    "JSON instances": ("application/json", json.dumps({"instances": RECORDINGS.tolist()}).encode()),
+    "JSON inputs": ("application/json", json.dumps({"inputs": RECORDINGS.tolist()}).encode()),
+    "a bare JSON array": ("application/json", json.dumps(RECORDINGS.tolist()).encode()),
+    "JSON channels": ("application/json", json.dumps(RECORDINGS.reshape(3, 4, 500).tolist()).encode()),
+    "JSON Lines": (
+        "application/jsonlines",
+        b"\n".join(json.dumps(row).encode() for row in RECORDINGS.tolist()),
+    ),
+    "JSON Lines of features": (
+        "application/jsonlines",
+        b"\n".join(json.dumps({"features": row}).encode() for row in RECORDINGS.tolist()),
+    ),
+    ".npy rows": ("application/x-npy", npy(RECORDINGS)),
+    ".npy channels": ("application/x-npy", npy(RECORDINGS.reshape(3, 4, 500))),
+    ".npy as octet-stream": ("application/octet-stream", npy(RECORDINGS.astype(np.float64))),
+}
+
+
+@pytest.mark.parametrize("name", SAME_THREE)
+def test_every_body_format_gives_the_same_answers_for_the_same_recordings(server, name):
+    content_type, body = SAME_THREE[name]
+
+    answer = server.post(body, content_type)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == server.post(csv_rows(RECORDINGS), "text/csv").json()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (json.dumps(RECORDINGS[0].tolist()).encode(), "application/json"),
+        (npy(RECORDINGS[0]), "application/x-npy"),
+    ],
+)
+def test_one_recording_on_its_own_is_answered_as_one(server, body, content_type):
+    answer = server.post(body, content_type)
+
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 1
+
+
+def test_every_answer_format_holds_the_same_answers(server):
+    answers = {
+        accept: server.post(csv_rows(RECORDINGS), Accept=accept)
+        for accept in ("application/json", "text/csv", "application/jsonlines", "application/x-npy")
+    }
+
+    assert {accept: answer.headers["Content-Type"] for accept, answer in answers.items()} == {
+        accept: accept for accept in answers
+    }
+    predictions = answers["application/json"].json()["predictions"]
+    assert answers["text/csv"].text.split("\n") == [prediction["class"] for prediction in predictions]
+    assert [json.loads(line) for line in answers["application/jsonlines"].text.split("\n")] == predictions
+    probabilities = np.load(io.BytesIO(answers["application/x-npy"].content))
+    expected = [list(prediction["probabilities"].values()) for prediction in predictions]
+    assert np.allclose(probabilities, expected, atol=1e-6) and probabilities.shape == (3, 2)
+
+
+@pytest.mark.parametrize("kind", [payload.CSV, payload.JSON_LINES])
+def test_answers_by_line_end_without_a_line_break_so_batch_transform_adds_no_blank_line(kind):
+    body = payload.answer([{"class": "a"}, {"class": "b"}], kind)
+
+    assert body.count(b"\n") == 1 and not body.endswith(b"\n")
+
+
+def test_execution_parameters_recommend_a_transform_per_worker_of_many_records_within_the_limit(server):
+    answer = requests.get(f"{server.url}/execution-parameters", timeout=5)
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "MaxConcurrentTransforms": 1,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
+
+
+@pytest.mark.parametrize(
+    ("files", "cpus"),
+    [
+        ({}, 2),  # no cgroup files: the CPUs it may run on
+        ({"cpu.max": "max 100000\n"}, 2),  # v2, no quota
+        ({"cpu.max": "100000 100000\n"}, 1),  # v2, docker run --cpus 1
+        ({"cpu.max": "150000 100000\n"}, 2),  # --cpus 1.5: rounded up
+        ({"cpu.max": "800000 100000\n"}, 2),  # a quota above the CPUs there are
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),  # v1, no quota
+    ],
+)
+def test_the_default_worker_count_is_the_containers_cpu_quota(tmp_path, monkeypatch, files, cpus):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    assert container_cpus(tmp_path) == cpus
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    array=hnp.arrays(
+        dtype=st.sampled_from(["f4", "f8", "i2", "u1", "?", "c8", "U2"]),
+        shape=hnp.array_shapes(min_dims=0, max_dims=3, max_side=7),
+    )
+)
+def test_any_npy_array_is_read_as_recordings_or_refused_with_a_4xx(array):
+    try:
+        rows = payload.recordings(npy(array), "application/x-npy", [2, 3], "6 values")
+    except payload.BadRequest as problem:
+        assert problem.status == 400 and str(problem)
+    else:
+        assert rows.shape[1:] == (6,) and array.size == rows.size and np.isfinite(rows).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(JSON_VALUES | st.fixed_dictionaries({"features": JSON_VALUES}), min_size=1, max_size=4))
+def test_any_json_lines_are_read_one_recording_a_line_or_refused_with_a_4xx(lines):
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    try:
+        rows = payload.recordings(body, "application/jsonlines", [2], "2 values")
+    except payload.BadRequest as problem:
+        assert problem.status == 400 and str(problem)
+    else:
+        assert rows.shape == (len(lines), 2) and np.isfinite(rows).all()

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from container.sagemaker_env import Paths, UserError
+from container.sagemaker_env import Paths, UserError, server_settings
 from container.serving import payload
 from container.serving.model import ServedModel
+from container.serving.server import container_cpus
 
 # An invocation that reaches a worker still loading waits this long for it: with several
 # workers, /ping may have been answered by another that is ready.
@@ -36,9 +37,17 @@ class App:
         model_dir: Path,
         load: Callable[[Path], ServedModel] = ServedModel.load,
         max_payload_bytes: int = payload.MAX_PAYLOAD_BYTES,
+        workers: int = 1,
     ) -> None:
         self.model_dir = model_dir
         self.max_payload_bytes = max_payload_bytes
+        # What a Batch Transform job that sets none of these uses (GET /execution-parameters):
+        # a request per worker at once, several records per request, this server's body limit.
+        self.execution_parameters = {
+            "MaxConcurrentTransforms": workers,
+            "BatchStrategy": "MULTI_RECORD",
+            "MaxPayloadInMB": max(1, max_payload_bytes // 2**20),
+        }
         self.served: ServedModel | None = None
         self.problem = ""  # why the model could not be loaded
         self.loaded = threading.Event()  # set when loading has ended, well or not
@@ -67,8 +76,14 @@ class App:
                 status, body, kind = self.ping(route[1])
             elif route[0] == "/invocations":
                 status, body, kind = self.invocations(environ)
+            elif route[0] == "/execution-parameters":
+                if route[1] not in ("GET", "HEAD"):
+                    raise payload.BadRequest(405, "use GET /execution-parameters")
+                status, body, kind = 200, json.dumps(self.execution_parameters).encode(), payload.JSON
             else:
-                raise payload.BadRequest(404, f"no {route[0]}: the server answers /ping and /invocations")
+                raise payload.BadRequest(
+                    404, f"no {route[0]}: the server answers /ping, /invocations and /execution-parameters"
+                )
         except payload.BadRequest as problem:
             log.warning("%s %s: %d %s", route[1], route[0], problem.status, problem)
             status, body, kind = problem.status, error_body(str(problem)), payload.JSON
@@ -173,4 +188,7 @@ STATUS_TEXT = {
 
 def create_app() -> App:
     """gunicorn's entry point, called in each worker: serves <SAGEMAKER_BASE_DIR>/model."""
-    return App(Paths.from_env().model, max_payload_bytes=payload.max_payload_bytes(os.environ))
+    workers = server_settings(os.environ, container_cpus())["workers"]
+    return App(
+        Paths.from_env().model, max_payload_bytes=payload.max_payload_bytes(os.environ), workers=workers
+    )

@@ -1,7 +1,8 @@
 """The production HTTP server: gunicorn, set up from the environment SageMaker passes.
 
 SAGEMAKER_MODEL_SERVER_WORKERS   worker processes, each with its own copy of the model
-                                 (default: one per CPU)
+                                 (default: one per CPU the container may use: its CPU
+                                 quota, docker run --cpus, when it has one)
 SAGEMAKER_MODEL_SERVER_TIMEOUT   seconds a worker may go without answering gunicorn's
                                  master (a request stuck that long in every thread)
                                  before it is restarted (default 60; SageMaker itself
@@ -18,9 +19,11 @@ SAGEMAKER_MAX_PAYLOAD_IN_MB      set by Batch Transform: the largest body (defau
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -31,6 +34,27 @@ from container.serving.worker import WholeRequestWorker
 
 # SageMaker sends SIGKILL 30 s after SIGTERM: requests in flight get most of that to finish.
 GRACEFUL_SECONDS = 20
+
+
+def container_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this container may use: those it may run on, held to its CPU quota when it
+    has one (docker run --cpus 1.5 gives 2: the quota rounded up), cgroup v2 or v1."""
+    cpus = len(os.sched_getaffinity(0))
+    for quota_file, period_file in (
+        (cgroup / "cpu.max", None),
+        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),
+        (cgroup / "cpu,cpuacct" / "cpu.cfs_quota_us", cgroup / "cpu,cpuacct" / "cpu.cfs_period_us"),
+    ):
+        try:
+            fields = quota_file.read_text().split()
+            if period_file is not None:
+                fields.append(period_file.read_text().strip())
+            quota, period = int(fields[0]), int(fields[1])
+        except (OSError, ValueError, IndexError):  # no such file, or "max": no quota
+            continue
+        if quota > 0 and period > 0:
+            return max(1, min(cpus, math.ceil(quota / period)))
+    return cpus
 
 
 def options(environ: Mapping[str, str], cpus: int) -> dict[str, Any]:
@@ -74,7 +98,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type h
 
 def main() -> int:
     try:
-        settings = options(os.environ, os.cpu_count() or 1)
+        settings = options(os.environ, container_cpus())
     except UserError as error:
         print(f"serve: {error}", file=sys.stderr)
         return 2
