@@ -10,12 +10,14 @@
 Takes a file's test rows (x_test) when it has them, else its training rows, and prints one
 line per recording with the task's answer (task.answers: the example's class and
 probabilities), then task.score's summary (the accuracy) when the file holds labels.
-Requests carry at most 6 MB each (SageMaker's limit), as CSV.
+Requests carry at most 6 MB each (SageMaker's limit), as .npy: the very float32 values, in
+the recordings' shape, which the server checks against the model's.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -28,11 +30,13 @@ import numpy.typing as npt
 import task
 from aws.context import run_command
 from aws.defaults import SAMPLE_DATA
+from aws.deploy import checked_name
 from container import recordings
-from container.sagemaker_env import UserError
-from container.serving.payload import CSV, JSON, MAX_PAYLOAD_BYTES
+from container.sagemaker_env import UserError, one_line
+from container.serving.payload import JSON, MAX_PAYLOAD_BYTES, NPY
 
 LOCAL_URL = "http://127.0.0.1:8080"
+NPY_HEADER_BYTES = 128  # np.save's header, at most, for an array of up to three dimensions
 Predictions = list[dict[str, Any]]  # the task's answer for each row (task.answers)
 
 
@@ -46,8 +50,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint", default="", help="a SageMaker endpoint's name")
     parser.add_argument("--model", default="", help="predict here: a model folder or model.tar.gz")
     args = parser.parse_args(argv)
-    if args.port and not (args.port.isdigit() and 1 <= int(args.port) <= 65535):
+    if args.port and not (args.port.isascii() and args.port.isdigit() and 1 <= int(args.port) <= 65535):
         raise UserError(f"--port {args.port!r} is not a port number from 1 to 65535")
+    if args.url and not args.url.startswith(("http://", "https://")):
+        raise UserError(f"--url {args.url!r} is not an http:// or https:// address")
+    if args.endpoint:
+        checked_name(args.endpoint, "endpoint name")
     given = [f"--{name}" for name in ("url", "endpoint", "model") if getattr(args, name)]
     if len(given) > 1:
         raise UserError(f"{' and '.join(given)}: give one place to predict (URL, ENDPOINT or MODEL)")
@@ -55,23 +63,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def request_bodies(rows: npt.NDArray[np.float32]) -> Iterator[tuple[int, bytes]]:
-    """(rows in it, body): CSV lines, as many per body as fit in MAX_PAYLOAD_BYTES."""
-    lines: list[bytes] = []
-    size = 0
-    for row in rows.reshape(len(rows), -1):
-        # 9 significant digits carry a float32 exactly: the server sees the very same values
-        line = (",".join(f"{value:.9g}" for value in row) + "\n").encode()
-        if len(line) > MAX_PAYLOAD_BYTES:
-            raise UserError(
-                f"one recording takes {len(line)} bytes as CSV, over the 6 MB a request may carry"
-            )
-        if size + len(line) > MAX_PAYLOAD_BYTES:
-            yield len(lines), b"".join(lines)
-            lines, size = [], 0
-        lines.append(line)
-        size += len(line)
-    if lines:
-        yield len(lines), b"".join(lines)
+    """(rows in it, body): .npy arrays of as many rows as fit in MAX_PAYLOAD_BYTES."""
+    with np.errstate(over="ignore"):  # beyond float32: inf, which the server refuses by name
+        rows = np.asarray(rows, dtype=np.float32)
+    row_bytes = rows[0].nbytes if len(rows) else 1
+    per_body = (MAX_PAYLOAD_BYTES - NPY_HEADER_BYTES) // row_bytes
+    if per_body < 1:
+        raise UserError(f"one recording takes {row_bytes} bytes, over the 6 MB a request may carry")
+    for start in range(0, len(rows), per_body):
+        buffer = io.BytesIO()
+        np.save(buffer, rows[start : start + per_body])
+        yield len(rows[start : start + per_body]), buffer.getvalue()
 
 
 def over_http(url: str) -> Callable[[bytes], bytes]:
@@ -79,11 +81,13 @@ def over_http(url: str) -> Callable[[bytes], bytes]:
 
     def send(body: bytes) -> bytes:
         address = f"{url.rstrip('/')}/invocations"
-        headers = {"Content-Type": CSV, "Accept": JSON}
+        headers = {"Content-Type": NPY, "Accept": JSON}
         try:
             response = requests.post(address, data=body, headers=headers, timeout=120)
         except requests.ConnectionError:
             raise UserError(f"no server answers at {url}: start one with 'make serve-local'") from None
+        except requests.RequestException as error:  # an address requests refuses, an answer cut short
+            raise UserError(f"cannot get an answer from {address} ({type(error).__name__})") from None
         if response.status_code != 200:
             raise UserError(f"{address} answered {response.status_code}: {error_of(response.content)}")
         return response.content
@@ -99,23 +103,25 @@ def to_endpoint(name: str) -> Callable[[bytes], bytes]:
     runtime = boto3.Session(region_name=aws_region()).client("sagemaker-runtime")
 
     def send(body: bytes) -> bytes:
-        answer = runtime.invoke_endpoint(EndpointName=name, ContentType=CSV, Accept=JSON, Body=body)
+        answer = runtime.invoke_endpoint(EndpointName=name, ContentType=NPY, Accept=JSON, Body=body)
         return bytes(answer["Body"].read())
 
     return send
 
 
 def error_of(content: bytes) -> str:
+    """The server's reason, as one line of printable text: an answer may hold anything."""
     try:
-        return str(json.loads(content)["error"])
-    except (ValueError, KeyError, TypeError):
-        return content[:200].decode("utf-8", "replace")
+        text = str(json.loads(content)["error"])
+    except (ValueError, KeyError, TypeError, RecursionError):
+        text = content[:200].decode("utf-8", "replace")
+    return one_line("".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in text))
 
 
 def predictions_from(answer: bytes) -> Predictions:
     try:
         predictions = json.loads(answer)["predictions"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         predictions = None
     if not isinstance(predictions, list) or not all(isinstance(item, dict) for item in predictions):
         raise UserError(f"the answer is not predictions JSON: {answer[:200]!r}")
@@ -127,7 +133,7 @@ def offline(model: str) -> Callable[[npt.NDArray[np.float32]], Predictions]:
 
     path = Path(model)
     served = ServedModel.from_archive(path) if path.is_file() else ServedModel.load(path)
-    return lambda rows: served.answers(rows.reshape(len(rows), -1))
+    return served.answers
 
 
 def described(answer: dict[str, Any]) -> str:

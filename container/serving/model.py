@@ -6,6 +6,7 @@ import json
 import math
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import task
 from container import transform
 from container.job_outputs import METADATA_FILE, MODEL_FILE
 from container.native_log import native_log_filtered
-from container.sagemaker_env import UserError
+from container.sagemaker_env import UserError, one_line
 
 PREDICT_ROWS = 1024  # rows per call into the model: bounds the memory of a large request
 
@@ -40,8 +41,9 @@ class ServedModel:
         try:
             metadata = json.loads((model_dir / METADATA_FILE).read_text())
             shape = checked_metadata(metadata)
-        except (ValueError, KeyError, TypeError) as error:
-            raise UserError(f"{model_dir / METADATA_FILE} is damaged ({error}): train again") from None
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            reason = "nested too deeply" if isinstance(error, RecursionError) else one_line(str(error))
+            raise UserError(f"{model_dir / METADATA_FILE} is damaged ({reason}): train again") from None
 
         with native_log_filtered():  # TensorFlow's loading chatter (absl, oneDNN) held back
             import keras
@@ -50,7 +52,7 @@ class ServedModel:
         try:
             model = keras.saving.load_model(model_dir / MODEL_FILE, compile=False)
         except Exception as error:  # Keras raises many kinds for a damaged archive
-            raise UserError(f"cannot load {model_dir / MODEL_FILE}: {error!r}") from None
+            raise UserError(f"cannot load {model_dir / MODEL_FILE}: {one_line(repr(error))}") from None
         # One compiled function for any batch size: concurrent requests share it, and no
         # request pays for tracing after the first.
         predict = tf.function(
@@ -77,9 +79,21 @@ class ServedModel:
             try:
                 with tarfile.open(archive) as tar:
                     tar.extractall(folder, filter="data")
-            except (OSError, tarfile.TarError) as error:
-                raise UserError(f"cannot unpack {archive}: {error}") from None
-            return cls.load(Path(folder))
+            except (OSError, EOFError, zlib.error, tarfile.TarError) as error:  # EOFError: cut short
+                raise UserError(
+                    f"cannot unpack {archive}: {one_line(str(error)) or type(error).__name__}"
+                ) from None
+            held = sorted(path.name for path in Path(folder).iterdir())
+            if MODEL_FILE not in held or METADATA_FILE not in held:
+                raise UserError(
+                    f"{archive} holds no {MODEL_FILE} and {METADATA_FILE} at its top level (it holds "
+                    f"{', '.join(held[:5]) or 'nothing'}): archive the model folder's files, as "
+                    "training's model.tar.gz does (tar -czf model.tar.gz -C model .)"
+                )
+            try:
+                return cls.load(Path(folder))
+            except UserError as error:  # named by the archive, not the folder that is gone
+                raise UserError(str(error).replace(folder, f"{archive}:")) from None
 
     @property
     def names(self) -> list[str]:
@@ -106,14 +120,21 @@ class ServedModel:
 
     def outputs(self, rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The model's outputs for rows of recording_size numbers (or rows of input_shape)."""
-        rows = np.asarray(rows, dtype=np.float32)
+        if rows.ndim > 2 and list(rows.shape[1:]) != self.input_shape:  # not one flattened as another
+            raise UserError(
+                f"the recordings are {' x '.join(map(str, rows.shape[1:]))} each; the model reads "
+                f"{self.describe_recording()}"
+            )
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+            rows = np.asarray(rows, dtype=np.float32)
         if rows.size != len(rows) * self.recording_size:
             raise UserError(
                 f"the recordings hold {rows.size // max(1, len(rows))} values each; the model reads "
                 f"{self.describe_recording()}"
             )
         recordings = rows.reshape(len(rows), *self.input_shape)
-        x = transform.model_input(recordings, self.metadata["features"])
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = transform.model_input(recordings, self.metadata["features"])
         if not np.isfinite(x).all():
             raise UserError(
                 "the recordings' features overflow float32: send values in the training data's range"
