@@ -6,24 +6,31 @@ epoch, training and validation, with the epoch early stopping kept marked.
     .venv/bin/python -m aws.plot --history path/to/history.csv --out curves.png
 
 Writes test_dir/output/learning_curves.png for the local run, local_output/JOB/learning_curves.png
-for a job (OUT= elsewhere), and prints the path.
+for a job, and prints the path. OUT= elsewhere: its suffix picks the format (.png, .pdf, .svg...;
+none is a PNG), and a folder gets learning_curves.png inside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import gzip
 import io
 import math
+import os
 import sys
 import tarfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aws.context import connect, describe_training_job, run_command
 from aws.defaults import LOCAL_OUTPUT, REPO
 from container.sagemaker_env import HISTORY_FILE, UserError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 LOCAL_HISTORY = REPO / "test_dir" / "output" / "data" / HISTORY_FILE
 PLOT_FILE = "learning_curves.png"
@@ -33,6 +40,11 @@ MAX_ARCHIVE_BYTES = 64 * 2**20
 MAX_EXPANDED_BYTES = 256 * 2**20
 MAX_EPOCH = 10_000_000
 MAX_PLOTTED = 1e15  # beyond it a value (a loss that diverged) is a gap: matplotlib cannot scale to 1e308
+NOT_METRICS = ("epoch", "time", "kept")
+# A task logs a handful of metrics; a history of hundreds would make a figure minutes to draw
+# and too wide to read, so the first MAX_METRICS are drawn, GRID_COLUMNS to a row.
+MAX_METRICS = 12
+GRID_COLUMNS = 4
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -45,11 +57,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def history_text(data: bytes, source: str) -> str:
+    """history.csv's bytes as text, read the same whether from a local file or a job's archive:
+    UTF-8, a leading byte order mark (Excel, Notepad) dropped, \r\n and \r line ends made \n."""
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[bom:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{source} is not UTF-8 text (byte {bom + error.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def read_history(text: str, source: str) -> list[dict[str, float]]:
     """history.csv's rows as numbers; a missing or empty column is left out. Epochs are
     whole numbers from 1; a value that is not finite or beyond MAX_PLOTTED (a loss that
-    diverged) is kept as NaN, a gap in its curve."""
-    rows = list(csv.DictReader(io.StringIO(text)))
+    diverged) is kept as NaN, a gap in its curve. At least one metric must have a value."""
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as error:  # a field past csv's 128 KB limit; line_num counts the lines read whole
+        raise UserError(f"{source}: line {reader.line_num + 1} cannot be read as CSV ({error})") from None
     if not rows or "epoch" not in rows[0]:
         raise UserError(f"{source} holds no epochs: is it a {HISTORY_FILE} that training wrote?")
     history = []
@@ -66,7 +93,18 @@ def read_history(text: str, source: str) -> list[dict[str, float]]:
         history.append(
             {name: value if abs(value) <= MAX_PLOTTED else math.nan for name, value in values.items()}
         )
+    if not metrics(history):
+        raise UserError(
+            f"{source} holds no metric to plot: it needs a column besides epoch, time and kept (loss...)"
+        )
     return history
+
+
+def metrics(history: list[dict[str, float]]) -> list[str]:
+    """The loss and each metric the task logged, in column order, each drawn with its val_
+    twin. A val_ column alone still counts: a validation curve is worth seeing by itself."""
+    names = (name.removeprefix("val_") for row in history for name in row if name not in NOT_METRICS)
+    return list(dict.fromkeys(names))
 
 
 def kept_epoch(history: list[dict[str, float]]) -> int:
@@ -107,19 +145,37 @@ def history_in_archive(body: bytes, uri: str) -> str:
             members = [member for member in archive.getmembers() if Path(member.name).name == HISTORY_FILE]
             if not members:
                 raise UserError(f"{uri} holds no {HISTORY_FILE}")
-            if not members[0].isreg():
-                raise UserError(f"{uri} holds {members[0].name} as a link or device, not a file")
-            member = archive.extractfile(members[0])
-            text = member.read() if member is not None else b""
+            # The first regular file: a folder or link of the same name before it is passed over.
+            files = [member for member in members if member.isreg()]
+            if not files:
+                kind = "a folder" if members[0].isdir() else "a link or device"
+                raise UserError(f"{uri} holds {members[0].name} as {kind}, not a file")
+            member = archive.extractfile(files[0])
+            data = member.read() if member is not None else b""
     except (OSError, EOFError, zlib.error, tarfile.TarError) as error:
         raise UserError(f"cannot read {uri} as a tar.gz archive ({error or type(error).__name__})") from None
-    try:
-        return text.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{uri}: {HISTORY_FILE} is not UTF-8 text (byte {error.start})") from None
+    return history_text(data, f"{uri}'s {HISTORY_FILE}")
 
 
-def draw(history: list[dict[str, float]], title: str, out: Path) -> None:
+def out_path(out: str, default: Path) -> tuple[Path, str]:
+    """Where the figure goes and its format, checked before any work: an existing folder (or a
+    path ending in /) gets PLOT_FILE inside it; the suffix names the format, none is a PNG,
+    so the path printed is the path written (matplotlib would otherwise add .png to it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(out) if out else default
+    if out.endswith(("/", os.sep)) or path.is_dir():
+        path = path / PLOT_FILE
+    kind = path.suffix.removeprefix(".").lower() or "png"
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if kind not in formats:
+        raise UserError(
+            f"cannot write {path}: .{kind} is not a format matplotlib writes ({', '.join(sorted(formats))})"
+        )
+    return path, kind
+
+
+def draw(history: list[dict[str, float]], title: str, out: Path, kind: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed: a file, on any machine
@@ -127,31 +183,45 @@ def draw(history: list[dict[str, float]], title: str, out: Path) -> None:
 
     epochs = [row["epoch"] for row in history]
     kept = kept_epoch(history)
-    # The loss, then each metric the task logged (the columns between epoch and time).
-    metrics = [
-        name for name in history[0] if name not in ("epoch", "time", "kept") and not name.startswith("val_")
-    ]
+    names = metrics(history)
+    shown = names[:MAX_METRICS]
+    if len(names) > len(shown):
+        note = f"the first {len(shown)} of {len(names)} metrics"
+        print(f"plot: drawing {note}, in {HISTORY_FILE}'s column order", file=sys.stderr)
+        title = f"{title} ({note})"
+    columns = min(len(shown), GRID_COLUMNS)
+    rows = math.ceil(len(shown) / columns)
     figure, axes = plt.subplots(
-        1, len(metrics), figsize=(5.5 * len(metrics), 4), constrained_layout=True, squeeze=False
+        rows, columns, figsize=(5.5 * columns, 4 * rows), constrained_layout=True, squeeze=False
     )
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for name, style in ((metric, "-"), (f"val_{metric}", "--")):
-            if all(name in row for row in history) and any(math.isfinite(row[name]) for row in history):
-                ax.plot(epochs, [row[name] for row in history], style, label=name.replace("_", " "))
-        ax.axvline(kept, color="grey", linestyle=":", label=f"kept epoch {kept}")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.legend()
-    figure.suptitle(title)
+    try:
+        for ax, metric in zip(axes.flat, shown, strict=False):  # a grid's last row may have room left
+            for name, style in ((metric, "-"), (f"val_{metric}", "--")):
+                values = [row.get(name, math.nan) for row in history]  # a missing value is a gap
+                if any(math.isfinite(value) for value in values):
+                    ax.plot(epochs, values, style, label=name.replace("_", " "))
+            ax.axvline(kept, color="grey", linestyle=":", label=f"kept epoch {kept}")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
+            ax.legend()
+        for ax in axes.flat[len(shown) :]:
+            ax.remove()
+        figure.suptitle(title)
+        save(figure, out, kind)
+    finally:
+        plt.close(figure)
+
+
+def save(figure: Figure, out: Path, kind: str) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, dpi=100)
+        figure.savefig(out, format=kind, dpi=100)
     except OSError as error:
         raise UserError(
             f"cannot write {out} ({error.strerror or error}): give OUT= a writable path"
         ) from None
-    finally:
-        plt.close(figure)
+    except (ValueError, RuntimeError) as error:  # matplotlib's refusal: .pgf without LaTeX, say
+        raise UserError(f"cannot write {out} ({error})") from None
 
 
 def plot(argv: list[str] | None = None) -> int:
@@ -159,25 +229,29 @@ def plot(argv: list[str] | None = None) -> int:
     if args.job and args.history:
         raise UserError("give --job or --history, not both")
     if args.job:
+        out, kind = out_path(args.out, LOCAL_OUTPUT / args.job / PLOT_FILE)
         history = read_history(job_history(args.job), f"job {args.job}'s {HISTORY_FILE}")
-        out, title = Path(args.out or LOCAL_OUTPUT / args.job / PLOT_FILE), args.job
+        title = args.job
     else:
         path = Path(args.history) if args.history else LOCAL_HISTORY
-        if not path.is_file():
+        out, kind = out_path(args.out, path.parent.parent / PLOT_FILE)
+        if not path.exists():
             raise UserError(f"no {path}: run 'make local' first, or give JOB=name of a SageMaker job")
+        if not path.is_file():
+            raise UserError(
+                f"{path} is not a regular file (a folder, FIFO or device): plot reads a {HISTORY_FILE}"
+            )
         if path.stat().st_size > MAX_EXPANDED_BYTES:
             raise UserError(
                 f"{path} is over {MAX_EXPANDED_BYTES // 2**20} MB: not a {HISTORY_FILE} training wrote"
             )
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise UserError(
-                f"{path} is not UTF-8 text (byte {error.start}): is it a {HISTORY_FILE}?"
-            ) from None
-        history = read_history(text, str(path))
-        out, title = Path(args.out or path.parent.parent / PLOT_FILE), str(path)
-    draw(history, title, out)
+            data = path.read_bytes()
+        except OSError as error:
+            raise UserError(f"cannot read {path} ({error.strerror or error})") from None
+        history = read_history(history_text(data, str(path)), str(path))
+        title = str(path)
+    draw(history, title, out, kind)
     print(out)
     return 0
 

@@ -168,3 +168,78 @@ def test_an_out_that_cannot_be_written_is_refused_naming_it(tmp_path):
 
     with pytest.raises(UserError, match=r"cannot write .*a file/curves\.png"):
         plot.plot(["--history", str(history), "--out", str(tmp_path / "a file" / "curves.png")])
+
+
+def test_a_byte_order_mark_and_cr_line_ends_read_as_plain_text():
+    text = plot.history_text(b"\xef\xbb\xbfepoch,loss\r1,0.5\r\n2,0.4\r", "history.csv")
+
+    assert text == "epoch,loss\n1,0.5\n2,0.4\n"
+    assert [row["epoch"] for row in plot.read_history(text, "history.csv")] == [1, 2]
+
+
+def test_a_byte_past_a_byte_order_mark_is_counted_from_the_files_start():
+    with pytest.raises(UserError, match=r"history\.csv is not UTF-8 text \(byte 3\)"):
+        plot.history_text(b"\xef\xbb\xbf\xff", "history.csv")
+
+
+def test_a_field_past_csvs_limit_is_refused_naming_the_line():
+    with pytest.raises(UserError, match=r"history\.csv: line 2 cannot be read as CSV"):
+        plot.read_history("epoch,loss\n1," + "1" * 200_000 + "\n", "history.csv")
+
+
+@pytest.mark.parametrize("header", ["epoch", "epoch,time,kept"])
+def test_a_history_without_a_metric_is_refused_saying_what_it_needs(header):
+    with pytest.raises(UserError, match="holds no metric to plot: it needs a column besides epoch"):
+        plot.read_history(f"{header}\n" + ",".join(["1"] * len(header.split(","))) + "\n", "history.csv")
+
+
+def test_a_validation_column_alone_is_drawn_on_its_metrics_axes():
+    history = plot.read_history("epoch,val_loss,time\n1,0.5,1.0\n", "history.csv")
+
+    assert plot.metrics(history) == ["loss"]
+
+
+def test_hundreds_of_metrics_draw_the_first_twelve_on_a_grid_with_a_note(tmp_path, capsys):
+    history = tmp_path / "history.csv"
+    names = [f"m{number}" for number in range(300)]
+    history.write_text(f"epoch,{','.join(names)}\n1,{','.join(['0.5'] * 300)}\n")
+    out = tmp_path / "c.png"
+
+    assert plot.plot(["--history", str(history), "--out", str(out)]) == 0
+
+    assert "drawing the first 12 of 300 metrics" in capsys.readouterr().err
+    assert out.read_bytes()[16:24] == (2200).to_bytes(4, "big") + (1200).to_bytes(4, "big")  # 4 x 3 plots
+
+
+@pytest.mark.parametrize(("out", "written"), [("curves", "curves"), (".", "learning_curves.png")])
+def test_the_path_printed_is_the_path_written(out, written, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("history.csv").write_text(HISTORY)
+
+    assert plot.plot(["--history", "history.csv", "--out", out]) == 0
+
+    assert Path(capsys.readouterr().out.strip()) == Path(written)
+    assert Path(written).read_bytes().startswith(PNG)
+
+
+def test_an_out_suffix_matplotlib_cannot_write_is_refused_before_any_work(tmp_path):
+    with pytest.raises(
+        UserError, match=r"cannot write .*curves\.txt: \.txt is not a format matplotlib writes"
+    ):
+        plot.plot(["--history", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "new" / "curves.txt")])
+
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_history_that_is_a_folder_is_not_called_missing(tmp_path):
+    (tmp_path / "history.csv").mkdir()
+
+    with pytest.raises(UserError, match=r"history\.csv is not a regular file"):
+        plot.plot(["--history", str(tmp_path / "history.csv")])
+
+
+def test_an_archive_skips_a_folder_named_history_for_the_file_after_it():
+    folder = tarfile.TarInfo("history.csv")
+    folder.type = tarfile.DIRTYPE
+
+    assert plot.history_in_archive(tar_gz(folder, regular("data/history.csv")), "s3://b/o.tar.gz") == HISTORY
