@@ -122,12 +122,14 @@ export $(SETTINGS)
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
+# Each option and its value are one word, --option="$${VAR}": a value that starts with '-' is
+# still the option's value (and the script's error names it), never an option of its own.
 # The training job's options, which make submit and make tune share.
-JOB_OPTIONS = --image "$${IMAGE}" --tag "$${TAG}" --role "$${ROLE}" --bucket "$${BUCKET}" \
-  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --distribution "$${DISTRIBUTION}" \
-  --inputs "$${INPUTS}" --input-mode "$${INPUT_MODE}" --hyperparameters "$${HYPERPARAMETERS}" \
-  --output-path "$${OUTPUT_PATH}" --job-name "$${JOB_NAME}" --max-run "$${MAX_RUN}" --max-wait "$${MAX_WAIT}" \
-  --volume-size "$${VOLUME_SIZE}" --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --local="$${LOCAL}" \
+JOB_OPTIONS = --image="$${IMAGE}" --tag="$${TAG}" --role="$${ROLE}" --bucket="$${BUCKET}" \
+  --instance-type="$${INSTANCE_TYPE}" --instance-count="$${INSTANCE_COUNT}" --distribution="$${DISTRIBUTION}" \
+  --inputs="$${INPUTS}" --input-mode="$${INPUT_MODE}" --hyperparameters="$${HYPERPARAMETERS}" \
+  --output-path="$${OUTPUT_PATH}" --job-name="$${JOB_NAME}" --max-run="$${MAX_RUN}" --max-wait="$${MAX_WAIT}" \
+  --volume-size="$${VOLUME_SIZE}" --spot="$${SPOT}" --tensorboard="$${TENSORBOARD}" --local="$${LOCAL}" \
   --dry-run="$${DRY_RUN}"
 
 ##@ Run
@@ -157,11 +159,11 @@ serve-local: $(VENV)/.installed ## Serve test_dir/model on 127.0.0.1:8080: in Do
 
 .PHONY: predict
 predict: $(VENV)/.installed ## Predict DATA (default the sample's test rows) on the local server, ENDPOINT=name or MODEL=path
-	$(BIN)/python -m aws.predict $${DATA:+"$${DATA}"} --port "$${PORT}" --endpoint "$${ENDPOINT}" --model "$${MODEL}"
+	$(BIN)/python -m aws.predict --port="$${PORT}" --endpoint="$${ENDPOINT}" --model="$${MODEL}" -- $${DATA:+"$${DATA}"}
 
 .PHONY: plot
 plot: $(VENV)/.installed ## Learning curves as a PNG: make local's run, or JOB=name's output from S3 (OUT=path)
-	$(BIN)/python -m aws.plot --job "$${JOB}" --out "$${OUT}"
+	$(BIN)/python -m aws.plot --job="$${JOB}" --out="$${OUT}"
 
 ##@ Ship to SageMaker
 
@@ -175,7 +177,7 @@ push: $(VENV)/.installed ## Build for linux/amd64 and push to ECR (IMAGE, TAG, R
 
 .PHONY: upload
 upload: $(VENV)/.installed ## Upload the training data to s3://BUCKET/data/IMAGE/ and print the URI (DATA, BUCKET)
-	$(BIN)/python -m aws.upload --image "$${IMAGE}" --data "$${DATA}" --bucket "$${BUCKET}"
+	$(BIN)/python -m aws.upload --image="$${IMAGE}" --data="$${DATA}" --bucket="$${BUCKET}"
 
 .PHONY: submit
 submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:iam::..., INSTANCE_COUNT=N, DISTRIBUTION=sharded, INPUT_MODE=FastFile, SPOT=1, TENSORBOARD=1, WAIT=0, LOCAL=1, DRY_RUN=1)
@@ -183,37 +185,37 @@ submit: $(VENV)/.installed ## Launch the SageMaker training job (ROLE=arn:aws:ia
 
 .PHONY: deploy
 deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1)
-	$(BIN)/python -m aws.deploy --image "$${IMAGE}" --training-job "$${TRAINING_JOB}" --role "$${ROLE}" \
-	  --instance-type "$${INSTANCE_TYPE}" --instance-count "$${INSTANCE_COUNT}" --endpoint "$${ENDPOINT}" \
-	  --model-server-workers "$${MODEL_SERVER_WORKERS}" --model-server-timeout "$${MODEL_SERVER_TIMEOUT}" \
+	$(BIN)/python -m aws.deploy --image="$${IMAGE}" --training-job="$${TRAINING_JOB}" --role="$${ROLE}" \
+	  --instance-type="$${INSTANCE_TYPE}" --instance-count="$${INSTANCE_COUNT}" --endpoint="$${ENDPOINT}" \
+	  --model-server-workers="$${MODEL_SERVER_WORKERS}" --model-server-timeout="$${MODEL_SERVER_TIMEOUT}" \
 	  --wait="$${WAIT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: undeploy
 undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1)
-	$(BIN)/python -m aws.deploy --undeploy --endpoint "$${ENDPOINT}" --dry-run="$${DRY_RUN}"
+	$(BIN)/python -m aws.deploy --undeploy --endpoint="$${ENDPOINT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: tune
 tune: $(VENV)/.installed ## Tune hyperparameters for task.py's TUNING objective (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
-	$(BIN)/python -m aws.tune $(JOB_OPTIONS) --ranges "$${RANGES}" --max-jobs "$${MAX_JOBS}" \
-	  --max-parallel "$${MAX_PARALLEL}"
+	$(BIN)/python -m aws.tune $(JOB_OPTIONS) --ranges="$${RANGES}" --max-jobs="$${MAX_JOBS}" \
+	  --max-parallel="$${MAX_PARALLEL}"
 
 ##@ Jobs
 
 .PHONY: status
 status: $(VENV)/.installed ## A job's status, times, instance, final metrics and model (JOB, default the latest of IMAGE)
-	$(BIN)/python -m aws.jobs status --image "$${IMAGE}" --job "$${JOB}"
+	$(BIN)/python -m aws.jobs status --image="$${IMAGE}" --job="$${JOB}"
 
 .PHONY: logs
 logs: $(VENV)/.installed ## Print a job's CloudWatch log, following it while the job runs (JOB)
-	$(BIN)/python -m aws.jobs logs --image "$${IMAGE}" --job "$${JOB}"
+	$(BIN)/python -m aws.jobs logs --image="$${IMAGE}" --job="$${JOB}"
 
 .PHONY: stop
 stop: $(VENV)/.installed ## Stop a running job (JOB, default the latest of IMAGE)
-	$(BIN)/python -m aws.jobs stop --image "$${IMAGE}" --job "$${JOB}"
+	$(BIN)/python -m aws.jobs stop --image="$${IMAGE}" --job="$${JOB}"
 
 .PHONY: jobs
 jobs: $(VENV)/.installed ## The 20 newest jobs of IMAGE, newest first, with status and final metrics
-	$(BIN)/python -m aws.jobs list --image "$${IMAGE}"
+	$(BIN)/python -m aws.jobs list --image="$${IMAGE}"
 
 ##@ Try offline
 

@@ -70,9 +70,11 @@ main() {
   # the image's default name is the host commands' own (aws/defaults.py)
   [[ -n "${image}" ]] || image="$(cd "${REPO_DIR}" && python3 -m aws.defaults IMAGE)"
   local port="${PORT:-8080}"
-  if [[ ! "${port}" =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); then
-    abort "PORT=${port} is not a port number"
+  # %q: a value with a newline in it still makes one line. 10#: 08080 is decimal, not octal.
+  if [[ ! "${port}" =~ ^[0-9]{1,5}$ ]] || ((10#${port} < 1 || 10#${port} > 65535)); then
+    abort "PORT=$(printf '%q' "${port}") is not a port number"
   fi
+  port="$((10#${port}))"
   [[ -f "${MODEL_DIR}/model.keras" ]] || abort "no model in ${MODEL_DIR}: run 'make local' first"
 
   case "${RUNNER:-}" in
@@ -81,7 +83,7 @@ main() {
   native) serve_natively "${port}" "RUNNER=native" ;;
   "") if docker_answers; then serve_in_docker "${image}" "${port}"
     else serve_natively "${port}" "no Docker engine answered; RUNNER=docker to insist"; fi ;;
-  *) abort "RUNNER=${RUNNER} is not docker or native" ;;
+  *) abort "RUNNER=$(printf '%q' "${RUNNER}") is not docker or native" ;;
   esac
 }
 

@@ -62,6 +62,11 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
 JOB_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 JOB_PREFIX_LENGTH = 39  # job names are at most 63 characters, and the timestamp takes 24
 CHANNEL = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+S3_URI_LENGTH = 1024  # S3Uri: s3://BUCKET/KEY, at most 1024 characters
+MAX_RUN_LIMIT = 28 * 24 * 60 * 60  # MaxRuntimeInSeconds: at most 28 days
+# MaxWaitTimeInSeconds: no maximum documented beyond the API's integer, which has 32 bits
+MAX_WAIT_LIMIT = 2**31 - 1
+MAX_VOLUME_SIZE = 16384  # VolumeSizeInGB: SageMaker's gp2 volumes hold at most 16 TiB
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -154,8 +159,8 @@ def job_parser(program: str, description: str) -> argparse.ArgumentParser:
     add("--input-mode", default="", help=f"{' or '.join(INPUT_MODES)} (default: File; see docs/data.md)")
     add("--output-path", default="", metavar="URI", help="(default: s3://BUCKET/output)")
     add("--job-name", default="", metavar="PREFIX", help="job name prefix (default: the image name)")
-    add("--max-run", type=positive, metavar="SECONDS", help=f"(default: {MAX_RUN})")
-    add("--volume-size", type=positive, metavar="GB", help=f"(default: {VOLUME_SIZE})")
+    add("--max-run", type=positive, metavar="SECONDS", help=f"at most 28 days (default: {MAX_RUN})")
+    add("--volume-size", type=positive, metavar="GB", help=f"to {MAX_VOLUME_SIZE} (default: {VOLUME_SIZE})")
     add("--max-wait", type=positive, metavar="SECONDS", help="spot: run plus waiting (default: 2 x max run)")
     for flag, text in (
         ("--spot", "managed spot training; checkpoints to s3://BUCKET/checkpoints/JOB"),
@@ -178,6 +183,26 @@ def pairs(items: list[str], flag: str, shape: str) -> dict[str, str]:
             raise UserError(f"{flag} gives {name} twice ({result[name]!r} and {value!r}): give it once")
         result[name] = value
     return result
+
+
+def at_most(value: int, limit: int, flag: str, unit: str) -> int:
+    if value > limit:
+        raise UserError(f"invalid {flag} {value}: at most {limit} {unit}")
+    return value
+
+
+def checked_location(uri: str, what: str, local: bool) -> str:
+    """An s3://BUCKET/PREFIX URI as CreateTrainingJob takes it (file://PATH too in local mode)."""
+    if local and uri.startswith("file://"):
+        return uri
+    if not uri.startswith("s3://"):
+        schemes = "an s3:// or file://" if local else "an s3://"
+        raise UserError(f"{what} {uri!r} is not {schemes} URI")
+    if not uri.removeprefix("s3://").partition("/")[0]:
+        raise UserError(f"{what} {uri!r} names no bucket: use s3://BUCKET/PREFIX")
+    if len(uri) > S3_URI_LENGTH:
+        raise UserError(f"{what} is {len(uri)} characters long: SageMaker takes at most {S3_URI_LENGTH}")
+    return uri
 
 
 def checked_instance_count(count: int) -> int:
@@ -238,12 +263,17 @@ def build_job(args: argparse.Namespace) -> Job:
     if args.max_wait and not args.spot:
         raise UserError("--max-wait applies to spot training only: add --spot (SPOT=1)")
     image = args.image or IMAGE
+    image_uri(image, args.tag, "")  # IMAGE and TAG, checked before STS is asked for the registry
+    kind = args.local or instance_type(args.instance_type or INSTANCE_TYPE)
     prefix = job_prefix(args.job_name, image)
     role = role_arn(args.role, local)
     inputs = pairs(args.inputs, "--inputs", "CHANNEL=URI")
-    for channel in inputs:
+    for channel, uri in inputs.items():
         if not CHANNEL.fullmatch(channel):
             raise UserError(f"invalid channel name {channel!r}: letters, digits, '.', '-', '_'")
+        checked_location(uri, f"channel {channel}:", local)  # check_locations looks inside
+    if args.output_path:
+        checked_location(args.output_path, "--output-path", local)
     input_mode = args.input_mode or INPUT_MODES[0]
     if input_mode not in INPUT_MODES:
         raise UserError(f"invalid --input-mode {input_mode!r}: use {' or '.join(INPUT_MODES)}")
@@ -251,10 +281,13 @@ def build_job(args: argparse.Namespace) -> Job:
     distribution = s3_distribution(args.distribution)
     if local and distribution != DISTRIBUTIONS["replicated"]:
         raise UserError("--local copies every file to every container: drop --distribution sharded")
-    max_run = args.max_run or MAX_RUN
+    max_run = at_most(args.max_run or MAX_RUN, MAX_RUN_LIMIT, "--max-run", "seconds (28 days)")
+    volume_size = at_most(args.volume_size or VOLUME_SIZE, MAX_VOLUME_SIZE, "--volume-size", "GB")
     max_wait = (args.max_wait or 2 * max_run) if args.spot else None
     if max_wait is not None and max_wait < max_run:
         raise UserError(f"--max-wait {max_wait} is less than the max run time {max_run}")
+    if max_wait is not None:
+        at_most(max_wait, MAX_WAIT_LIMIT, "--max-wait", "seconds")
 
     name = job_name(prefix)
     if local:
@@ -274,9 +307,9 @@ def build_job(args: argparse.Namespace) -> Job:
         # local mode runs the image `make build` tagged on this machine
         image_uri=image_uri(image, args.tag, "" if local else ecr_registry(account, region)),
         role=role,
-        instance_type=args.local or instance_type(args.instance_type or INSTANCE_TYPE),
+        instance_type=kind,
         instance_count=instance_count,
-        volume_size=args.volume_size or VOLUME_SIZE,
+        volume_size=volume_size,
         max_run=max_run,
         max_wait=max_wait,
         checkpoint_uri=f"s3://{bucket}/checkpoints/{name}" if args.spot else None,
@@ -292,27 +325,25 @@ def build_job(args: argparse.Namespace) -> Job:
 
 
 def check_locations(job: Job) -> None:
-    """Refuses input channels with nothing in them: SageMaker would only fail minutes later."""
+    """Refuses input channels with nothing in them: SageMaker would only fail minutes later.
+
+    build_job has checked that each is an s3:// URI, or file:// in local mode."""
     s3 = boto3.Session(region_name=job.region).client("s3")
     for channel, uri in job.inputs.items():
         scheme, _, rest = uri.partition("://")
-        if scheme == "file" and job.local:
+        if scheme == "file":
             if not any(Path(rest).glob("*")):
                 raise UserError(f"channel {channel}: {uri} is missing or empty")
-        elif scheme == "s3":
-            bucket, _, prefix = rest.partition("/")
-            try:
-                found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0)
-            except botocore.exceptions.ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
-                    raise
-                found = 0
-            if not found:
-                raise UserError(f"channel {channel}: no objects under {uri} (run 'make upload' first)")
-        else:
-            raise UserError(f"channel {channel}: {uri!r} is not an s3:// URI")
-    if not job.output_path.startswith(("s3://", "file://") if job.local else "s3://"):
-        raise UserError(f"--output-path {job.output_path!r} is not an s3:// URI")
+            continue
+        bucket, _, prefix = rest.partition("/")
+        try:
+            found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0)
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise
+            found = 0
+        if not found:
+            raise UserError(f"channel {channel}: no objects under {uri} (run 'make upload' first)")
 
 
 def sdk_session(region: str, local: bool = False) -> Any:

@@ -248,7 +248,10 @@ main() {
   [[ -d "${TEST_DIR}/input" ]] || abort "no ${TEST_DIR}/input: run from a complete checkout"
 
   local hosts="${HOSTS:-1}"
-  [[ "${hosts}" =~ ^[1-9][0-9]?$ ]] || abort "HOSTS=${hosts} is not a number of hosts from 1 to 99"
+  if [[ ! "${hosts}" =~ ^[1-9][0-9]?$ ]]; then
+    # %q: a value with a newline in it still makes one line
+    abort "HOSTS=$(printf '%q' "${hosts}") is not a number of hosts from 1 to 99"
+  fi
 
   empty_folder "${TEST_DIR}/model"
   empty_folder "${TEST_DIR}/output"
@@ -260,7 +263,7 @@ main() {
   docker) docker_answers || abort "RUNNER=docker but no Docker engine answers ('docker info' fails)" ;;
   native) ;;
   "") docker_answers && runner=docker || runner=native ;;
-  *) abort "RUNNER=${RUNNER} is not docker or native" ;;
+  *) abort "RUNNER=$(printf '%q' "${RUNNER}") is not docker or native" ;;
   esac
   if [[ "${hosts}" -gt 1 ]]; then
     train_on_hosts "${hosts}" "${runner}" "${image}"

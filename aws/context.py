@@ -22,6 +22,10 @@ from container.sagemaker_env import UserError
 # An ECR repository name, namespaces allowed: eeg, team/eeg.
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+# Docker's grammar for a registry host: DNS labels joined by dots, then an optional :PORT
+HOST_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+REGISTRY_HOST = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*(?::[0-9]+)?")
+DIGEST = re.compile(r"sha256:[a-f0-9]{64}")  # the one digest ECR keeps images by
 # SageMaker's instance types: ml.FAMILY.SIZE, e.g. ml.m5.large, ml.p4d.24xlarge
 INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
@@ -82,16 +86,22 @@ def parse_image(image: str) -> ImageName:
     # Docker's rule: a first part with a dot or a colon (or localhost) is a registry host.
     has_registry = bool(rest) and ("." in first or ":" in first or first == "localhost")
     registry, path = (first, rest) if has_registry else ("", image)
-    path, _, digest = path.partition("@")
+    path, at, digest = path.partition("@")
     repository, tag = path, ""
     if ":" in path.rsplit("/", 1)[-1]:
         repository, tag = path.rsplit(":", 1)
-    if not REPOSITORY_NAME.fullmatch(repository) or (tag and not TAG.fullmatch(tag)):
+    if (
+        not REPOSITORY_NAME.fullmatch(repository)
+        or (tag and not TAG.fullmatch(tag))
+        or (registry and not REGISTRY_HOST.fullmatch(registry))
+    ):
         raise UserError(
             f"invalid image name {image!r}: use an ECR repository name such as eeg "
             "(lowercase letters, digits, '.', '_', '-', '/'), optionally with :TAG, "
             "or a full image URI"
         )
+    if at and not DIGEST.fullmatch(digest):
+        raise UserError(f"invalid digest {digest!r} in image {image!r}: expected sha256: and 64 hex digits")
     return ImageName(registry, repository, tag, digest)
 
 

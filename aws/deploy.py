@@ -145,16 +145,10 @@ def check_names_free(sagemaker: Any, name: str) -> None:
 
 
 def plan(args: argparse.Namespace, sagemaker: Any, region: str) -> Deployment:
-    """Checks every option and reads the training job: nothing is created here."""
+    """Checks every option, then reads the training job: nothing is created here."""
     role = role_arn(args.role, local=False)
+    kind = instance_type(args.instance_type or INSTANCE_TYPE)
     endpoint = checked_name(args.endpoint, "endpoint name") if args.endpoint else ""
-    if args.training_job:
-        job_name = checked_name(args.training_job, "training job name")
-    else:
-        job_name = latest_job(sagemaker, job_prefix("", args.image or IMAGE), region)
-    image, model_data = served_model(describe_training_job(sagemaker, job_name, region))
-    endpoint = endpoint or job_name  # job names follow the same rules as endpoint names
-    check_names_free(sagemaker, endpoint)
     environment = {
         name: str(value)
         for name, value in (
@@ -164,13 +158,20 @@ def plan(args: argparse.Namespace, sagemaker: Any, region: str) -> Deployment:
         if value is not None
     }
     server_settings(environment, cpus=1)  # what serve would refuse at start, refused here instead
+    if args.training_job:
+        job_name = checked_name(args.training_job, "training job name")
+    else:
+        job_name = latest_job(sagemaker, job_prefix("", args.image or IMAGE), region)
+    image, model_data = served_model(describe_training_job(sagemaker, job_name, region))
+    endpoint = endpoint or job_name  # job names follow the same rules as endpoint names
+    check_names_free(sagemaker, endpoint)
     return Deployment(
         region=region,
         job=job_name,
         image_uri=image,
         model_data=model_data,
         role=role,
-        instance_type=instance_type(args.instance_type or INSTANCE_TYPE),
+        instance_type=kind,
         instance_count=args.instance_count or 1,
         environment=environment,
         endpoint=endpoint,

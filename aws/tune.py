@@ -12,8 +12,8 @@ each job's log by the same metric definitions make submit sends. RANGES lists NA
 hyperparameters, each value checked as train.py would; the default ranges are in
 DEFAULT_RANGES. Every option of
 make submit applies to the training jobs (IMAGE, INSTANCE_TYPE, INPUTS, HYPERPARAMETERS
-for the fixed ones, SPOT, ...), except LOCAL. Prints the tuning job's name and where to
-follow it; it runs for as long as its jobs do.
+for the fixed ones, SPOT, ...), except LOCAL, which must be empty or 0. Prints the tuning
+job's name and where to follow it; it runs for as long as its jobs do.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from aws.context import console_url, run_command
 from container.sagemaker_env import UserError, metric_definitions, metric_name, parse_hyperparameters
-from submit import Job, build_job, check_locations, job_parser, pairs, positive, sdk_session
+from submit import Job, build_job, check_locations, job_parser, local_mode, pairs, positive, sdk_session
 from task import ACCEPTED, HYPERPARAMETERS, METRICS, TUNING
 
 DEFAULT_RANGES = "learning_rate=0.0001:0.01 batch_size=32:1024 patience=5:20"
@@ -40,7 +40,14 @@ def parse_args(argv: list[str] | None) -> Any:
     parser.add_argument("--ranges", nargs="+", action="extend", default=[], metavar="NAME=LOW:HIGH|A,B")
     parser.add_argument("--max-jobs", type=positive, help=f"training jobs in all (default: {MAX_JOBS})")
     parser.add_argument("--max-parallel", type=positive, help=f"at a time (default: {MAX_PARALLEL})")
-    parser.add_argument("--local", default="", help="refused: tuning runs on SageMaker only")
+    parser.add_argument(
+        "--local",
+        nargs="?",
+        const="cpu",
+        type=local_mode,  # read as make submit reads it: LOCAL=0 or empty is not local mode
+        metavar="0|1",
+        help="refused: tuning runs on SageMaker only",
+    )
     return parser.parse_args(argv)
 
 
@@ -117,12 +124,13 @@ def tune(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.local:
         raise UserError("tuning runs on SageMaker only: drop LOCAL")
-    args.local = None  # what build_job reads as "not local mode"
     max_jobs, max_parallel = args.max_jobs or MAX_JOBS, args.max_parallel or MAX_PARALLEL
     if max_parallel > max_jobs:
         raise UserError(f"MAX_PARALLEL={max_parallel} is more than MAX_JOBS={max_jobs}")
-    job = build_job(args)  # checks HYPERPARAMETERS first
-    ranges = parse_ranges(" ".join(args.ranges) or DEFAULT_RANGES, job.hyperparameters)
+    # RANGES is checked before build_job checks the rest and asks STS for the account
+    fixed = pairs(args.hyperparameters, "--hyperparameters", "NAME=VALUE")
+    ranges = parse_ranges(" ".join(args.ranges) or DEFAULT_RANGES, fixed)
+    job = build_job(args)
     check_locations(job)
     result = run_tuner(job, ranges, max_jobs, max_parallel, bool(args.dry_run))
     if args.dry_run:

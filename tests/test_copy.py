@@ -23,7 +23,17 @@ from conftest import REPO, new_opt_ml
 from local_server import ping_until_not, start_server, stop
 
 # What a user may delete (the example's tests, the project's tooling) and what is not theirs.
-NOT_COPIED = {".git", ".venv", "node_modules", "tools", "example", "__pycache__", ".cache", ".hypothesis"}
+NOT_COPIED = {
+    ".git",
+    ".venv",
+    ".venv-sdk3",
+    "node_modules",
+    "tools",
+    "example",
+    "__pycache__",
+    ".cache",
+    ".hypothesis",
+}
 
 OUR_TASK = '''"""Three kinds of signal, told apart by one sigmoid each."""
 
