@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -371,12 +372,24 @@ def sdk_session(region: str, local: bool = False) -> Any:
     return session_type(boto_session=boto_session, sagemaker_config=config or None)
 
 
+def sdk_major() -> int:
+    """The major version of the SageMaker Python SDK this Python has: 2 (.venv), or 3
+    (.venv-sdk3, make ... SDK=3). Both import as sagemaker, so each has a virtualenv."""
+    return int(importlib.metadata.version("sagemaker").split(".")[0])
+
+
 def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> dict[str, Any]:
-    """All use of the SageMaker Python SDK v2 for training is here (the session comes from
-    sdk_session): a move to v3's ModelTrainer replaces the two.
+    """All use of the SageMaker Python SDK for training is here: v2's Estimator (the session
+    comes from sdk_session), or under v3 aws/sdk_v3.py, which sends the same request.
 
     Returns the CreateTrainingJob request on a dry run, else the job's description.
     """
+    if sdk_major() >= 3:
+        if job.local:
+            raise UserError("--local (LOCAL=1) runs SDK v2's local mode: leave SDK unset, or SDK=2")
+        from aws import sdk_v3
+
+        return sdk_v3.train(job, wait, dry_run, created)
     session = sdk_session(job.region, job.local)
     from sagemaker.exceptions import UnexpectedStatusException
 

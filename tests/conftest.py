@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import pickle
@@ -20,6 +21,11 @@ import moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "train"
+# The folder of the Python that runs ./train and serve: this one's, unless it lacks TensorFlow
+# (.venv-sdk3, where make test runs the AWS commands under SDK v3), then .venv's.
+RUNTIME_BIN = (
+    Path(sys.executable).parent if importlib.util.find_spec("tensorflow") else REPO / ".venv" / "bin"
+)
 
 # The served model's fixtures, trained and server, are shared by every module that talks to serve.
 pytest_plugins = ["local_server"]
@@ -64,7 +70,7 @@ class OptMl:
 
     def environment(self) -> dict[str, str]:
         # ./train runs the python3 that is first on PATH: this virtualenv's.
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        path = f"{RUNTIME_BIN}{os.pathsep}{os.environ['PATH']}"
         return {**os.environ, "PATH": path, "SAGEMAKER_BASE_DIR": str(self.base)}
 
 

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import REPO, OptMl, new_opt_ml
+from conftest import REPO, RUNTIME_BIN, OptMl, new_opt_ml
 from moto_server import free_port
 
 SERVE = REPO / "serve"
@@ -42,7 +41,7 @@ def start_server(base: Path, log: Path, serve: Path = SERVE, cwd: Path | None = 
     port = free_port()
     environment = {
         **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{RUNTIME_BIN}{os.pathsep}{os.environ['PATH']}",
         "SAGEMAKER_BASE_DIR": str(base),
         "SERVE_HOST": "127.0.0.1",
         "SAGEMAKER_BIND_TO_PORT": str(port),
@@ -83,7 +82,7 @@ def csv_rows(x: np.ndarray) -> bytes:
 
 def predict_py(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "aws.predict", *arguments],
+        [RUNTIME_BIN / "python3", "-m", "aws.predict", *arguments],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Usage: tests/run.sh
-# make test: pytest, then bats, then one last line that counts them both,
+# make test: pytest, then the AWS commands' tests again under SageMaker SDK v3 (make submit
+# SDK=3, and v3's own serializers from .venv-sdk3), then bats, then one last line that
+# counts them all,
 #   tests: N passed, N failed
 # on a terminal or not (bats prints no count of its own when its output is not a terminal).
 # Exits non-zero when either fails; a pytest that stopped at collection or collected
@@ -21,24 +23,40 @@ reports="$(mktemp -d)"
 trap 'rm -rf "${reports}"' EXIT
 
 status=0
-pytest_status=0
-"${REPO_DIR}/.venv/bin/pytest" --junitxml="${reports}/pytest.xml" || pytest_status=$?
-((pytest_status == 0)) || status=${pytest_status}
+passed=0
+failed=0
+
+# One pytest run, its JUnit report named $1, added to the counts. Exit 2 and above means
+# pytest stopped (an import error while collecting, say; 5: no tests), and its report's
+# count would hide that.
+run_pytest() {
+  local report="${reports}/$1.xml" run_status=0 counts errors failures skipped total
+  shift
+  "$@" --junitxml="${report}" || run_status=$?
+  ((run_status == 0)) || status=${run_status}
+  counts="$(sed -n 's/.*<testsuite [^>]*errors="\([0-9]*\)" failures="\([0-9]*\)" skipped="\([0-9]*\)" tests="\([0-9]*\)".*/\1 \2 \3 \4/p' "${report}" 2>/dev/null | head -1 || true)"
+  read -r errors failures skipped total <<<"${counts:-0 0 0 0}"
+  passed=$((passed + total - errors - failures - skipped))
+  failed=$((failed + errors + failures))
+  if ((run_status >= 2)); then
+    echo "${PROGRAM}: pytest stopped before running its tests (exit ${run_status}): see its errors above" >&2
+    failed=$((failed + 1))
+  fi
+}
+
+run_pytest pytest "${REPO_DIR}/.venv/bin/pytest"
+# make submit under v3: the same tests, each make picking .venv-sdk3 for SDK=3
+run_pytest sdk3-submit env SDK=3 "${REPO_DIR}/.venv/bin/pytest" -q "${REPO_DIR}/tests/test_submit.py"
+# v3's serializer classes, which only .venv-sdk3 has
+run_pytest sdk3-serializers "${REPO_DIR}/.venv-sdk3/bin/pytest" -q -p no:cacheprovider \
+  "${REPO_DIR}/tests/test_sdk_serializers.py"
 "${REPO_DIR}/node_modules/bats/bin/bats" --report-formatter tap --output "${reports}" "${REPO_DIR}/tests" ||
   status=$?
 
-# pytest's JUnit report says how many ran and failed; bats' TAP report has a line per test.
-pytest_counts="$(sed -n 's/.*<testsuite [^>]*errors="\([0-9]*\)" failures="\([0-9]*\)" skipped="\([0-9]*\)" tests="\([0-9]*\)".*/\1 \2 \3 \4/p' "${reports}/pytest.xml" 2>/dev/null | head -1 || true)"
-read -r errors failures skipped total <<<"${pytest_counts:-0 0 0 0}"
+# bats' TAP report has a line per test.
 bats_passed="$(grep -c '^ok ' "${reports}/report.tap" 2>/dev/null || true)"
 bats_failed="$(grep -c '^not ok ' "${reports}/report.tap" 2>/dev/null || true)"
-passed=$((total - errors - failures - skipped + ${bats_passed:-0}))
-failed=$((errors + failures + ${bats_failed:-0}))
-# 2: interrupted (an import error while collecting, say); 3: internal error; 4: usage; 5: no
-# tests. Then pytest ran none or few of its tests, and the count above would hide it.
-if ((pytest_status >= 2)); then
-  echo "${PROGRAM}: pytest stopped before running its tests (exit ${pytest_status}): see its errors above" >&2
-  failed=$((failed > 0 ? failed : 1))
-fi
+passed=$((passed + ${bats_passed:-0}))
+failed=$((failed + ${bats_failed:-0}))
 echo "tests: ${passed} passed, ${failed} failed"
 exit "${status}"

@@ -5,6 +5,8 @@ with a 4xx that names the formats the server takes."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import io
 import json
 import os
@@ -18,8 +20,14 @@ import requests
 from local_server import Server, csv_rows
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-serializers = pytest.importorskip("sagemaker.serializers")
-deserializers = pytest.importorskip("sagemaker.deserializers")
+SDK_MAJOR = int(importlib.metadata.version("sagemaker").split(".")[0])
+# v3 moved them into sagemaker-core, with the same names, Content-Types and bodies
+serializers = importlib.import_module(
+    "sagemaker.core.serializers" if SDK_MAJOR >= 3 else "sagemaker.serializers"
+)
+deserializers = importlib.import_module(
+    "sagemaker.core.deserializers" if SDK_MAJOR >= 3 else "sagemaker.deserializers"
+)
 
 RECORDINGS = np.linspace(-1, 1, 3 * 2000, dtype=np.float32).reshape(3, 2000)
 LISTS = RECORDINGS.tolist()
@@ -50,7 +58,12 @@ SERIALIZED: dict[str, tuple[Callable[[], Any], Any, bool]] = {
     ),
     "StringSerializer, CSV text": (serializers.StringSerializer, csv_rows(RECORDINGS).decode(), False),
     "LibSVMSerializer, LibSVM text": (serializers.LibSVMSerializer, "0 1:0.5 2:0.25\n", False),
-    "RecordSerializer, an array": (serializers.RecordSerializer, RECORDINGS, False),
+    # v3's RecordSerializer raises NotImplementedError: a user of v3 cannot send RecordIO
+    **(
+        {"RecordSerializer, an array": (serializers.RecordSerializer, RECORDINGS, False)}
+        if SDK_MAJOR < 3
+        else {}
+    ),
     "DataSerializer, bytes": (serializers.DataSerializer, csv_rows(RECORDINGS), False),
 }
 
