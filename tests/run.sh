@@ -26,13 +26,13 @@ status=0
 passed=0
 failed=0
 
-# One pytest run, its JUnit report named $1, added to the counts. Exit 2 and above means
-# pytest stopped (an import error while collecting, say; 5: no tests), and its report's
-# count would hide that.
+# One run of the pytest $2 with arguments $3..., its JUnit report named $1, added to the
+# counts. Exit 2 and above means pytest stopped (an import error while collecting, say; 5:
+# no tests), and its report's count would hide that.
 run_pytest() {
-  local report="${reports}/$1.xml" run_status=0 counts errors failures skipped total
-  shift
-  "$@" --junitxml="${report}" || run_status=$?
+  local report="${reports}/$1.xml" pytest="$2" run_status=0 counts errors failures skipped total
+  shift 2
+  "${pytest}" --junitxml="${report}" "$@" || run_status=$?
   ((run_status == 0)) || status=${run_status}
   counts="$(sed -n 's/.*<testsuite [^>]*errors="\([0-9]*\)" failures="\([0-9]*\)" skipped="\([0-9]*\)" tests="\([0-9]*\)".*/\1 \2 \3 \4/p' "${report}" 2>/dev/null | head -1 || true)"
   read -r errors failures skipped total <<<"${counts:-0 0 0 0}"
@@ -46,7 +46,7 @@ run_pytest() {
 
 run_pytest pytest "${REPO_DIR}/.venv/bin/pytest"
 # make submit under v3: the same tests, each make picking .venv-sdk3 for SDK=3
-run_pytest sdk3-submit env SDK=3 "${REPO_DIR}/.venv/bin/pytest" -q "${REPO_DIR}/tests/test_submit.py"
+SDK=3 run_pytest sdk3-submit "${REPO_DIR}/.venv/bin/pytest" -q "${REPO_DIR}/tests/test_submit.py"
 # v3's serializer classes, which only .venv-sdk3 has
 run_pytest sdk3-serializers "${REPO_DIR}/.venv-sdk3/bin/pytest" -q -p no:cacheprovider \
   "${REPO_DIR}/tests/test_sdk_serializers.py"
