@@ -218,7 +218,8 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
 @test "an image built from a copy ships the module the copy added to container/, with no other change" {
   local copy="${BATS_TEST_TMPDIR}/our project"
   mkdir -p "${copy}"
-  git -C "${REPO_DIR}" ls-files -z --cached --others --exclude-standard | (cd "${REPO_DIR}" && xargs -0 cp --parents -t "${copy}")
+  git -C "${REPO_DIR}" ls-files -z --cached --others --exclude-standard |
+    (cd "${REPO_DIR}" && xargs -0 cp --parents -t "${copy}" --)
   printf 'HIDDEN_UNITS = (32, 16)\n' >"${copy}/container/our_layers.py"
   sed -i -e 's/^from container import labels, transform$/from container import labels, our_layers, transform/' \
     -e 's/^HIDDEN_UNITS = .*/HIDDEN_UNITS = our_layers.HIDDEN_UNITS/' "${copy}/task.py"
@@ -234,4 +235,21 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
   assert_line --regexp '^training: model=eeg_mlp parameters=[0-9]+ '
   assert [ -s "${tree}/model/model.keras" ]
   docker rmi our-copy >/dev/null
+}
+
+@test "make submit LOCAL=1 trains the local image in SageMaker SDK local mode, under Docker Compose" {
+  command -v docker-compose >/dev/null || docker compose version >/dev/null || fail "no Docker Compose: install docker-compose"
+  docker tag "${IMAGE_URI}" eeg:latest  # local mode runs IMAGE:TAG as make build tags it
+
+  run -0 make --no-print-directory -C "${REPO_DIR}" submit LOCAL=1 HYPERPARAMETERS="epochs=2 patience=0"
+
+  assert_line --regexp '^job: eeg-[0-9-]+$'
+  assert_line "status: Completed"
+  local job
+  job="$(sed -n 's/^job: \(eeg-[0-9-]*\)$/\1/p' <<<"${output}")"
+  assert [ -s "${REPO_DIR}/local_output/${job}/model.tar.gz" ]
+  run -0 tar -tzf "${REPO_DIR}/local_output/${job}/model.tar.gz"
+  assert_line --regexp '^(\./)?model\.keras$'
+  assert_line --regexp '^(\./)?metadata\.json$'
+  rm -rf "${REPO_DIR:?}/local_output/${job}"
 }
