@@ -63,6 +63,9 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+")
 JOB_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 JOB_PREFIX_LENGTH = 39  # job names are at most 63 characters, and the timestamp takes 24
 CHANNEL = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+MAX_CHANNELS = 20  # InputDataConfig holds at most 20 channels
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # S3's rules: 3 to 63 characters
+TRAINING_IMAGE_LENGTH = 255  # AlgorithmSpecification.TrainingImage
 S3_URI_LENGTH = 1024  # S3Uri: s3://BUCKET/KEY, at most 1024 characters
 MAX_RUN_LIMIT = 28 * 24 * 60 * 60  # MaxRuntimeInSeconds: at most 28 days
 # MaxWaitTimeInSeconds: no maximum documented beyond the API's integer, which has 32 bits
@@ -199,8 +202,14 @@ def checked_location(uri: str, what: str, local: bool) -> str:
     if not uri.startswith("s3://"):
         schemes = "an s3:// or file://" if local else "an s3://"
         raise UserError(f"{what} {uri!r} is not {schemes} URI")
-    if not uri.removeprefix("s3://").partition("/")[0]:
+    bucket = uri.removeprefix("s3://").partition("/")[0]
+    if not bucket:
         raise UserError(f"{what} {uri!r} names no bucket: use s3://BUCKET/PREFIX")
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise UserError(
+            f"{what} {uri!r}: {bucket!r} is not an S3 bucket name (3 to 63 lower-case letters, "
+            "digits, '.' and '-')"
+        )
     if len(uri) > S3_URI_LENGTH:
         raise UserError(f"{what} is {len(uri)} characters long: SageMaker takes at most {S3_URI_LENGTH}")
     return uri
@@ -264,11 +273,21 @@ def build_job(args: argparse.Namespace) -> Job:
     if args.max_wait and not args.spot:
         raise UserError("--max-wait applies to spot training only: add --spot (SPOT=1)")
     image = args.image or IMAGE
-    image_uri(image, args.tag, "")  # IMAGE and TAG, checked before STS is asked for the registry
+    # IMAGE and TAG, checked before STS is asked for the account (always 12 digits)
+    uri = image_uri(
+        image, args.tag, "" if local else ecr_registry("0" * 12, aws_region(fallback="us-east-1"))
+    )
+    if len(uri) > TRAINING_IMAGE_LENGTH:
+        raise UserError(
+            f"the image {uri!r} is {len(uri)} characters: SageMaker takes at most "
+            f"{TRAINING_IMAGE_LENGTH}: shorten IMAGE or TAG"
+        )
     kind = args.local or instance_type(args.instance_type or INSTANCE_TYPE)
     prefix = job_prefix(args.job_name, image)
     role = role_arn(args.role, local)
     inputs = pairs(args.inputs, "--inputs", "CHANNEL=URI")
+    if len(inputs) > MAX_CHANNELS:
+        raise UserError(f"--inputs names {len(inputs)} channels: a training job takes at most {MAX_CHANNELS}")
     for channel, uri in inputs.items():
         if not CHANNEL.fullmatch(channel):
             raise UserError(f"invalid channel name {channel!r}: letters, digits, '.', '-', '_'")

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from container.sagemaker_env import UserError
+from container.sagemaker_env import UserError, one_line
 
 # An ECR repository name, namespaces allowed: eeg, team/eeg.
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
@@ -190,11 +190,15 @@ def explain(error: Exception) -> str:
 
 
 def run_command(program: str, main: Callable[[], int]) -> int:
-    """Runs main; a UserError or an AWS error becomes one line on stderr and exit status 1."""
+    """Runs main; a UserError, an AWS error or a file system's refusal (a name too long, a
+    permission) becomes one line on stderr and exit status 1."""
     try:
         return main()
     except UserError as error:
         print(f"{program}: error: {error}", file=sys.stderr)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"{program}: error: {explain(error)}", file=sys.stderr)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"{program}: error: {one_line(f'{where}{error.strerror or error}')}", file=sys.stderr)
     return 1

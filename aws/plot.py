@@ -179,6 +179,7 @@ def draw(history: list[dict[str, float]], title: str, out: Path, kind: str) -> N
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed: a file, on any machine
+    matplotlib.rcParams["text.parse_math"] = False  # names and paths are text, a $ included
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
@@ -241,6 +242,8 @@ def plot(argv: list[str] | None = None) -> int:
             raise UserError(
                 f"{path} is not a regular file (a folder, FIFO or device): plot reads a {HISTORY_FILE}"
             )
+        if out.resolve() == path.resolve():
+            raise UserError(f"--out {out} is the history itself: give another OUT=")
         if path.stat().st_size > MAX_EXPANDED_BYTES:
             raise UserError(
                 f"{path} is over {MAX_EXPANDED_BYTES // 2**20} MB: not a {HISTORY_FILE} training wrote"

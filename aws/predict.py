@@ -86,7 +86,8 @@ def over_http(url: str) -> Callable[[bytes], bytes]:
             response = requests.post(address, data=body, headers=headers, timeout=120)
         except requests.ConnectionError:
             raise UserError(f"no server answers at {url}: start one with 'make serve-local'") from None
-        except requests.RequestException as error:  # an address requests refuses, an answer cut short
+        # an address requests or urllib3 refuses (a host label of 64 characters), an answer cut short
+        except (requests.RequestException, ValueError) as error:
             raise UserError(f"cannot get an answer from {address} ({type(error).__name__})") from None
         if response.status_code != 200:
             raise UserError(f"{address} answered {response.status_code}: {error_of(response.content)}")

@@ -213,7 +213,7 @@ def _checked_rows(source: str, x_name: str, y_name: str, x_value: Any, y_value: 
 
 def _check_range(source: str, name: str, x: Array) -> None:
     """Finite, and within float32's range: the model trains in float32, where 1e39 is inf."""
-    low, high = x.min(), x.max()  # no copy of x, and NaN propagates
+    low, high = float(x.min()), float(x.max())  # no copy of x, NaN propagates; compared as float64
     if np.isfinite(low) and np.isfinite(high) and max(-low, high) <= FLOAT32_MAX:
         return
     bad = ~np.isfinite(x)

@@ -123,6 +123,7 @@ NOT_AN_EPOCH = "not a whole number from 1"
 HISTORIES = [
     # accepted: the epochs read, in file order; values past 1e15, inf and nan are gaps
     pytest.param(b"epoch,loss\n1,1e300\n2,-1e300\n3,0.5\n", [1, 2, 3], id="values-past-1e15"),
+    pytest.param(b"epoch,$\\frac$,$x^{$\n1,0.5,0.4\n", [1], id="mathtext-in-column-names-is-text"),
     pytest.param(f"epoch,loss\n1,{'9' * 5000}\n2,0.5\n".encode(), [1, 2], id="a-5000-digit-value"),
     pytest.param(b"epoch,loss\n1,nan\n2,inf\n", [1, 2], id="every-value-nan-or-inf"),
     pytest.param(b"epoch,loss\n1,0.5\n1,0.4\n", [1, 1], id="a-duplicated-epoch"),
@@ -941,6 +942,11 @@ ADDRESSES = [
         Refused("99999"),
         id="a-url-with-port-99999",
     ),
+    pytest.param(
+        ["--url", f"http://{'a' * 64}.example/"],
+        Refused("cannot get an answer from"),
+        id="a-host-label-of-64-characters",
+    ),
 ]
 
 
@@ -1336,6 +1342,27 @@ REFUSED_SETTINGS = [
             ("1", ["--local", "1"], "tuning runs on SageMaker only: drop LOCAL"),
         ]
     ],
+    pytest.param(
+        "submit",
+        ["--inputs", " ".join(f"c{i}=s3://b-{i}/data/" for i in range(21))],
+        "--inputs names 21 channels: a training job takes at most 20",
+        id="INPUTS-21-channels",
+    ),
+    pytest.param(
+        "submit", ["--image", "e" * 256], "SageMaker takes at most 255: shorten IMAGE or TAG", id="IMAGE-256"
+    ),
+    pytest.param(
+        "submit",
+        ["--output-path", "s3://Bad_Bucket/out"],
+        "'Bad_Bucket' is not an S3 bucket name",
+        id="OUTPUT_PATH-upper-case-bucket",
+    ),
+    pytest.param(
+        "submit",
+        ["--inputs", f"training=s3://{'b' * 64}/data/"],
+        "is not an S3 bucket name",
+        id="INPUTS-64-character-bucket",
+    ),
 ]
 
 
@@ -1740,3 +1767,43 @@ def test_a_hostile_port_for_make_serve_local_is_refused_in_one_line(
     else:
         assert result.stderr == f"serve_local: PORT={as_quoted(port)} is not a port number\n"
     assert not (scripts / "ran").exists()
+
+
+# --- a second pass: file names past the file system's limit, an OUT over its own input
+
+
+@pytest.mark.parametrize(
+    ("program", "argv"),
+    [
+        pytest.param("plot", ["--history", "{long}/history.csv"], id="plot-a-long-history-folder"),
+        pytest.param("plot", ["--history", "{history}", "--out", "{long}.png"], id="plot-a-long-out"),
+        pytest.param("predict", ["{long}.npz", "--model", "{model}"], id="predict-long-data"),
+        pytest.param("predict", ["{data}", "--model", "{long}"], id="predict-a-long-model"),
+    ],
+)
+def test_a_path_with_a_name_past_255_bytes_is_refused_in_one_line(
+    program: str, argv: list[str], trained: OptMl, tmp_path: Path, capsys
+) -> None:
+    history = tmp_path / "history.csv"
+    history.write_text(HISTORY)
+    places = {
+        "{long}": str(tmp_path / ("n" * 300)),
+        "{history}": str(history),
+        "{model}": str(trained.base / "model"),
+        "{data}": str(trained.training / "output_dict"),
+    }
+    for name, place in places.items():
+        argv = [argument.replace(name, place) for argument in argv]
+    main = {"plot": plot.plot, "predict": predict.predict}[program]
+
+    assert_refused(run_main(program, main, argv, capsys), program, "File name too long")
+
+
+def test_plot_refuses_an_out_that_is_its_own_history(tmp_path: Path, capsys) -> None:
+    history = tmp_path / "history"
+    history.write_text(HISTORY)
+
+    outcome = run_main("plot", plot.plot, ["--history", str(history), "--out", str(history)], capsys)
+
+    assert_refused(outcome, "plot", "is the history itself")
+    assert history.read_text() == HISTORY

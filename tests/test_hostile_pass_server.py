@@ -7,10 +7,12 @@ Every one is either served as a well-behaved client's equivalent would be, or re
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import socket
 
+import numpy as np
 import pytest
 import requests
 
@@ -169,6 +171,12 @@ def test_a_request_cut_short_by_the_client_is_closed_at_once_and_the_server_keep
     assert_still_serving(server)
 
 
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
 def rows(*values: str, width: int = 2000) -> bytes:
     return "".join(",".join([value] * width) + "\n" for value in values).encode()
 
@@ -269,6 +277,14 @@ BODIES = {
     ),
     "a JSON body of UTF-16": (JSON, instances(ONE).decode().encode("utf-16"), 400, 0),
     "two hundred instances": (JSON, instances(ONE * 200), 200, 200),
+    # a second pass
+    "an .npy of no recordings": ("application/x-npy", npy(np.zeros((0, 2000), np.float32)), 400, 0),
+    "an .npy of no recordings in channels": ("application/x-npy", npy(np.zeros((0, 4, 500))), 400, 0),
+    "an .npy of float16": ("application/x-npy", npy(np.full((2, 2000), 1.5, np.float16)), 200, 2),
+    "a big-endian .npy": ("application/x-npy", npy(np.full((2, 2000), 1.5, ">f8")), 200, 2),
+    "a Fortran-order .npy": ("application/x-npy", npy(np.asfortranarray(np.full((3, 2000), 1.5))), 200, 3),
+    "a 0-d .npy": ("application/x-npy", npy(np.float32(1.5)), 400, 0),
+    "JSON Lines with CRLF": ("application/jsonlines", (json.dumps(ONE[0]) + "\r\n").encode() * 2, 200, 2),
 }
 
 

@@ -207,3 +207,14 @@ def test_an_odd_but_valid_input_to_train_trains_a_model(opt_ml, tmp_path, name):
 
     assert result.returncode == 0, result.stderr
     assert opt_ml.model_file.exists() and not opt_ml.failure_file.exists()
+
+
+def test_float16_recordings_train_without_a_warning_on_stderr(opt_ml, tmp_path):
+    x = np.random.default_rng(0).normal(size=(24, 20)).astype(np.float16)
+    arrays(x_train=x, y_train=np.arange(24) % 2)(opt_ml, tmp_path)
+    opt_ml.hyperparameters({"epochs": "1", "batch_size": "8"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr

@@ -432,6 +432,7 @@ TAMPERED = {
         "gives 2 outputs, which task.answers cannot read with the names",
     ),
     "names as a string": (lambda m: m.update(names="01"), "names is '01', not a list of strings"),
+    "a name twice": (lambda m: m.update(names=["0", "0"]), "name an output twice"),
     "channels as a string": (lambda m: m["features"].update(channels="4"), "channels is '4'"),
     "a mean of another width": (lambda m: m["features"].update(mean=[0.0] * 3), "mean is not 256 finite"),
     "a std with a zero": (

@@ -79,10 +79,19 @@ CHUNKED_HEAD = b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\
         (CHUNKED_HEAD + b"7fffffff\r\n", worker.WHOLE),  # past the limit: read and drained by the app
         (b"GET /ping HTTP/1.1\nHost: x\n\n", worker.WHOLE),  # bare line feeds: the parser's to judge
         (b"\x16\x03\x01\x02\x00", worker.WHOLE),  # a TLS handshake: not HTTP, refused at once
+        # leading zeros count for nothing: the body is still awaited here, not in a thread
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 0000000000000000004\r\n\r\n1,", worker.MORE),
+        (CHUNKED_HEAD + b"00000000000000004\r\n1,", worker.MORE),
     ],
 )
 def test_a_request_goes_to_a_thread_once_it_has_arrived_whole_or_cannot_be_whole(data, state):
     assert worker.Arrival(body_limit=100, data=data).state() == state
+
+
+def test_a_chunk_size_line_past_4096_bytes_is_refused_before_any_thread_reads_it():
+    arrival = worker.Arrival(body_limit=2**20, data=CHUNKED_HEAD + b"4;" + b"x" * worker.MAX_CHUNK_LINE)
+
+    assert arrival.state() == worker.MALFORMED
 
 
 def test_a_request_arriving_a_byte_at_a_time_is_whole_only_at_its_last_byte():
@@ -127,3 +136,25 @@ def test_a_content_length_of_5000_digits_is_refused_and_the_worker_keeps_serving
 
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert requests.get(f"{server.url}/ping", timeout=2).status_code == 200
+
+
+def test_ping_answers_while_clients_trickle_bodies_behind_zero_padded_lengths(server):
+    host, port = server.url.removeprefix("http://").split(":")
+    clients = []
+    for head in (
+        b"Content-Length: 0000000000000008000\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n00000000000001f40\r\n",
+    ):
+        for _ in range(8):  # twice the server's request slots, each way
+            client = socket.create_connection((host, int(port)), timeout=30)
+            client.sendall(
+                b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n" + head + b"1"
+            )
+            clients.append(client)
+    try:
+        answers = [requests.get(f"{server.url}/ping", timeout=2) for _ in range(3)]
+    finally:
+        for client in clients:
+            client.close()
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]

@@ -164,6 +164,8 @@ def checked_metadata(metadata: Any) -> list[int]:
     names = metadata["names"]
     if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
         raise TypeError(f"names is {names!r}, not a list of strings")
+    if len(set(names)) < len(names):  # an answer's probabilities are keyed by name
+        raise ValueError(f"names {names!r} name an output twice")
     if spec["transform"] not in transform.FEATURES:
         raise ValueError(f"transform {spec['transform']!r} is none of {', '.join(transform.FEATURES)}")
     if type(spec["channels"]) is not int or spec["channels"] < 1:

@@ -33,7 +33,8 @@ REQUEST_SECONDS = 60  # SageMaker gives an invocation 60 s in all
 SOCKET_SECONDS = 10
 MAX_HEADER_BYTES = 64 * 1024  # headers longer are answered 431 here, before any thread
 MAX_CHUNK_LINE = 4096
-CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
+MAX_LENGTH_DIGITS = 18  # past it (leading zeros aside) a length is over any limit
 TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding:([^\r\n]*)", re.IGNORECASE)
 MAX_CHUNK_SIZE_DIGITS = 16
 # What a request line and header lines may hold: visible ASCII, spaces, tabs and line ends.
@@ -45,14 +46,16 @@ TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: c
 HEADERS_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 )
-WHOLE, MORE, TOO_LARGE = "whole", "more", "headers too large"
+MALFORMED_CHUNK = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+WHOLE, MORE, TOO_LARGE, MALFORMED = "whole", "more", "headers too large", "malformed chunk"
 
 
 class Arrival:
     """The bytes of one request as they arrive, and whether it has all arrived: its
     headers, then a Content-Length body or chunks up to the last. A request that is
     whole or cannot become whole (a body past the limit, framing the parser will refuse)
-    goes to a thread; headers past MAX_HEADER_BYTES are refused here."""
+    goes to a thread; headers past MAX_HEADER_BYTES, and a chunk size line past
+    MAX_CHUNK_LINE, are refused here."""
 
     def __init__(self, body_limit: int, data: bytes = b"") -> None:
         self.data = bytearray(data)
@@ -81,7 +84,7 @@ class Arrival:
             if encodings and not self.chunked:
                 return WHOLE  # a coding the parser refuses
             lengths = CONTENT_LENGTH.findall(head)
-            self.length = int(lengths[0]) if len(lengths) == 1 and not self.chunked else 0
+            self.length = length(lengths[0], self.body_limit) if len(lengths) == 1 and not self.chunked else 0
             request_line = head[2 : head.find(b"\r\n", 2)]
             self.expects_continue = bool(EXPECT_CONTINUE.search(head)) and not request_line.endswith(b"/1.0")
             if self.length > self.body_limit:
@@ -96,14 +99,16 @@ class Arrival:
     def _last_chunk(self) -> str:
         while True:
             line_end = self.data.find(b"\r\n", self.scan, self.scan + MAX_CHUNK_LINE)
-            if line_end < 0:
-                return WHOLE if len(self.data) - self.scan > MAX_CHUNK_LINE else MORE
+            if line_end < 0:  # a size line no parser needs: refused here, not read by a thread
+                return MALFORMED if len(self.data) - self.scan > MAX_CHUNK_LINE else MORE
             size_text = bytes(self.data[self.scan : line_end]).split(b";")[0].strip()
+            if len(size_text.lstrip(b"0")) > MAX_CHUNK_SIZE_DIGITS:
+                return WHOLE  # past any limit: the app answers 413
             try:
                 size = int(size_text, 16)
             except ValueError:
                 return WHOLE  # the parser answers 400
-            if size > self.body_limit or len(size_text) > MAX_CHUNK_SIZE_DIGITS:
+            if size > self.body_limit:
                 return WHOLE  # past the limit: the app answers 413
             if size == 0:  # the last chunk, then trailers, if any, and an empty line
                 return WHOLE if self.data.find(b"\r\n\r\n", line_end) >= 0 else MORE
@@ -116,6 +121,13 @@ class Arrival:
         """The request as it arrived, less its Expect header (100 Continue was sent here)."""
         end = self.data.find(b"\r\n\r\n") + 2  # the header lines, each with its line break
         return EXPECT_CONTINUE.sub(b"", bytes(self.data[:end])) + bytes(self.data[end:])
+
+
+def length(digits: bytes, limit: int) -> int:
+    """A Content-Length's value; one of more digits than any body has reads as past limit
+    (int() would refuse thousands of digits, and leading zeros change nothing)."""
+    significant = digits.lstrip(b"0")
+    return limit + 1 if len(significant) > MAX_LENGTH_DIGITS else int(significant or b"0")
 
 
 class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type hints
@@ -160,6 +172,8 @@ class WholeRequestWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships 
             state = conn.arrival.state()
             if state == TOO_LARGE:
                 self.drop(conn, HEADERS_TOO_LARGE)
+            elif state == MALFORMED:
+                self.drop(conn, MALFORMED_CHUNK)
             elif state == WHOLE:
                 self.arriving.remove(conn)
                 self.poller.unregister(conn.sock)
