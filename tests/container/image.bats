@@ -253,3 +253,27 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
   assert_line --regexp '^(\./)?metadata\.json$'
   rm -rf "${REPO_DIR:?}/local_output/${job}"
 }
+
+@test "the SDK's local mode serves the model from S3, answers a Predictor, and batch-transforms a CSV by line" {
+  local tree
+  tree="$(opt_ml 2)"
+  docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train >/dev/null
+  tar -czf "${BATS_TEST_TMPDIR}/model.tar.gz" -C "${tree}/model" .
+  "${REPO_DIR}/.venv/bin/python" -c '
+import pickle, sys
+x = pickle.load(open(sys.argv[1], "rb"))["x_test"][:5]
+print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -1)))' \
+    "${tree}/input/data/training/output_dict" >"${BATS_TEST_TMPDIR}/rows.csv"
+  docker tag "${IMAGE_URI}" eeg:local-mode
+
+  PYTHONPATH="${REPO_DIR}" run -0 --separate-stderr timeout 600 "${REPO_DIR}/.venv/bin/python" \
+    "${BATS_TEST_DIRNAME}/sdk_local_mode.py" \
+    eeg:local-mode "${BATS_TEST_TMPDIR}/model.tar.gz" "${BATS_TEST_TMPDIR}/rows.csv" "${BATS_TEST_TMPDIR}/out"
+
+  run -0 grep -c '^{"class": ' "${BATS_TEST_TMPDIR}/out/predictions.jsonl"
+  assert_output 5
+  # a class name per recording, by line, and no blank line between mini-batches
+  run -0 cat "${BATS_TEST_TMPDIR}/out/rows.csv.out"
+  assert_equal "${#lines[@]}" 5
+  run -1 grep -v '^[01]$' "${BATS_TEST_TMPDIR}/out/rows.csv.out"
+}
