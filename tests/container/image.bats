@@ -267,7 +267,7 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
   docker tag "${IMAGE_URI}" eeg:local-mode
 
   PYTHONPATH="${REPO_DIR}" run -0 --separate-stderr timeout 600 "${REPO_DIR}/.venv/bin/python" \
-    "${BATS_TEST_DIRNAME}/sdk_local_mode.py" \
+    "${REPO_DIR}/tests/sdk_local_mode.py" \
     eeg:local-mode "${BATS_TEST_TMPDIR}/model.tar.gz" "${BATS_TEST_TMPDIR}/rows.csv" "${BATS_TEST_TMPDIR}/out"
 
   run -0 grep -c '^{"class": ' "${BATS_TEST_TMPDIR}/out/predictions.jsonl"

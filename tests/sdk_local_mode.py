@@ -2,7 +2,7 @@
 container tests run it: the model from S3 (moto), a local endpoint and a Predictor, then a
 local Batch Transform of a CSV file, one recording per line.
 
-    PYTHONPATH=. python tests/container/sdk_local_mode.py IMAGE MODEL_TAR_GZ ROWS_CSV OUTPUT_FOLDER
+    PYTHONPATH=. python tests/sdk_local_mode.py IMAGE MODEL_TAR_GZ ROWS_CSV OUTPUT_FOLDER
 
 Leaves what a test checks in OUTPUT_FOLDER (the SDK's own progress goes to stdout):
 predictions.jsonl, the Predictor's answers, one JSON line each; and ROWS.csv.out, the
