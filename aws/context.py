@@ -198,6 +198,8 @@ def run_command(program: str, main: Callable[[], int]) -> int:
         print(f"{program}: error: {error}", file=sys.stderr)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"{program}: error: {explain(error)}", file=sys.stderr)
+    except BrokenPipeError:
+        raise  # a reader that stopped early (| head): the command ends as a pipe's writer does
     except OSError as error:
         where = f"{error.filename}: " if error.filename else ""
         print(f"{program}: error: {one_line(f'{where}{error.strerror or error}')}", file=sys.stderr)
