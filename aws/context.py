@@ -28,6 +28,9 @@ REGISTRY_HOST = re.compile(rf"{HOST_LABEL}(?:\.{HOST_LABEL})*(?::[0-9]+)?")
 DIGEST = re.compile(r"sha256:[a-f0-9]{64}")  # the one digest ECR keeps images by
 # SageMaker's instance types: ml.FAMILY.SIZE, e.g. ml.m5.large, ml.p4d.24xlarge
 INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+# what the API accepts: endpoint, model and job names alike
+NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+NAME_LENGTH = 63
 ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 PERMISSIONS_HINT = "see 'IAM permissions for the job' in docs/aws.md"
 
@@ -187,6 +190,15 @@ def explain(error: Exception) -> str:
             return f"AWS denied {error.operation_name}: {message} ({PERMISSIONS_HINT})"
         return f"{error.operation_name} failed: {code}: {message}"
     return str(error)
+
+
+def checked_name(name: str, what: str) -> str:
+    if not NAME.fullmatch(name) or len(name) > NAME_LENGTH:
+        raise UserError(
+            f"invalid {what} {name!r}: letters, digits and '-', at most {NAME_LENGTH} characters, "
+            "starting and ending with a letter or digit"
+        )
+    return name
 
 
 def run_command(program: str, main: Callable[[], int]) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -30,16 +29,21 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from aws.context import aws_region, describe_training_job, image_jobs, instance_type, missing, run_command
+from aws.context import (
+    aws_region,
+    checked_name,
+    describe_training_job,
+    image_jobs,
+    instance_type,
+    missing,
+    run_command,
+)
 from aws.defaults import IMAGE, INSTANCE_TYPE
 from container.sagemaker_env import UserError, server_settings
 from submit import job_prefix, positive, role_arn, sdk_session, switch
 
 # defaults
 POLL_SECONDS = 15  # between looks at an endpoint that is still being created
-# what the API accepts: endpoint, model and job names alike
-NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
-NAME_LENGTH = 63
 IN_PROGRESS = ("Creating", "Updating", "SystemUpdating")
 
 
@@ -86,15 +90,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         add(flag, nargs="?", const=True, type=switch, metavar="0|1", help=text)
     add("--no-wait", dest="wait", action="store_false", help="return once the endpoint is being created")
     return parser.parse_args(argv)
-
-
-def checked_name(name: str, what: str) -> str:
-    if not NAME.fullmatch(name) or len(name) > NAME_LENGTH:
-        raise UserError(
-            f"invalid {what} {name!r}: letters, digits and '-', at most {NAME_LENGTH} characters, "
-            "starting and ending with a letter or digit"
-        )
-    return name
 
 
 def latest_job(sagemaker: Any, prefix: str, region: str) -> str:

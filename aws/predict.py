@@ -28,9 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 import task
-from aws.context import run_command
+from aws.context import checked_name, run_command
 from aws.defaults import SAMPLE_DATA
-from aws.deploy import checked_name
 from container import recordings
 from container.sagemaker_env import UserError, one_line
 from container.serving.payload import JSON, MAX_PAYLOAD_BYTES, NPY

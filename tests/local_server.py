@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -74,6 +75,12 @@ def ping_until_not(server: Server, status: int | None) -> requests.Response:
 def stop(server: Server) -> int:
     server.process.send_signal(signal.SIGTERM)
     return server.process.wait(timeout=40)
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def csv_rows(x: np.ndarray) -> bytes:

@@ -7,7 +7,6 @@ Every one is either served as a well-behaved client's equivalent would be, or re
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 import socket
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 import requests
 
-from local_server import ROW, Server
+from local_server import ROW, Server, npy
 
 LINE = (ROW + "\n").encode()
 HALF = ",".join(["1.5"] * 1000)
@@ -169,12 +168,6 @@ CUT_SHORT = {
 def test_a_request_cut_short_by_the_client_is_closed_at_once_and_the_server_keeps_serving(server, name):
     assert statuses(server, CUT_SHORT[name], half_close=True) in {(), (400,)}
     assert_still_serving(server)
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 def rows(*values: str, width: int = 2000) -> bytes:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import requests
 
-from local_server import Server, csv_rows
+from local_server import Server, csv_rows, npy
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 SDK_MAJOR = int(importlib.metadata.version("sagemaker").split(".")[0])
@@ -31,12 +31,6 @@ deserializers = importlib.import_module(
 
 RECORDINGS = np.linspace(-1, 1, 3 * 2000, dtype=np.float32).reshape(3, 2000)
 LISTS = RECORDINGS.tolist()
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 # What a user constructs and what they give predict(); None: the server reads it.

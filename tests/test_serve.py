@@ -26,6 +26,7 @@ from container.serving.server import container_cpus, options
 from local_server import (
     ROW,
     csv_rows,
+    npy,
     ping_until_not,
     start_server,
     stop,
@@ -485,12 +486,6 @@ def test_a_json_instance_of_channels_is_read_only_in_the_models_channels_and_sam
     else:
         assert [len(channel) for channel in channels] == [3, 3]
         assert rows.tolist() == [[np.float32(v) for channel in channels for v in channel]]
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
 
 
 RECORDINGS = np.linspace(-1, 1, 3 * 2000, dtype=np.float32).reshape(3, 2000)
