@@ -65,7 +65,7 @@ TENSORBOARD ?=
 WAIT ?=
 #> 0 | 1 or gpu: SDK local mode
 LOCAL ?=
-#> 2 | submit: the SageMaker Python SDK's major, 2 or 3 (in a virtualenv of its own, .venv-sdk3)
+#> 2 | submit, tune, deploy, undeploy: the SageMaker Python SDK's major, 2 or 3 (.venv-sdk3)
 SDK ?=
 #> 0 | 1: print the request, send nothing
 DRY_RUN ?=
@@ -106,16 +106,14 @@ OUT ?=
 
 VENV := .venv
 BIN := $(VENV)/bin
-# SDK=3: the SageMaker Python SDK v3 runs make submit from a virtualenv of its own (both majors
-# import as sagemaker); .venv keeps v2, the default.
+# SDK=3: the SageMaker Python SDK v3 runs make submit, tune, deploy and undeploy from a
+# virtualenv of its own (both majors import as sagemaker); .venv keeps v2, the default.
 VENV_SDK3 := .venv-sdk3
 ifneq ($(filter-out 2 3,$(SDK)),)
 $(error SDK=$(SDK): use 2 (the default) or 3)
 endif
 SDK_PYTHON := $(if $(filter 3,$(SDK)),$(VENV_SDK3)/bin/python,$(BIN)/python)
 SDK_VENV := $(if $(filter 3,$(SDK)),$(VENV_SDK3)/.installed)
-# make tune, deploy and undeploy run under v2 so far: SDK=3 is refused there, not ignored.
-SDK_2_ONLY = $(if $(filter 3,$(SDK)),$(error SDK=3 runs make submit; make $@ runs under SDK v2 for now: leave SDK unset))
 BATS := node_modules/bats/bin/bats
 # The project's own tooling adds its targets and settings; deleting tools/ removes them.
 TOOL_SETTINGS :=
@@ -196,22 +194,19 @@ submit: $(VENV)/.installed $(SDK_VENV) ## Launch the SageMaker training job (ROL
 	$(SDK_PYTHON) submit.py $(JOB_OPTIONS) --wait="$${WAIT}"
 
 .PHONY: deploy
-deploy: $(VENV)/.installed ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1)
-	$(SDK_2_ONLY)
-	$(BIN)/python -m aws.deploy --image="$${IMAGE}" --training-job="$${TRAINING_JOB}" --role="$${ROLE}" \
+deploy: $(VENV)/.installed $(SDK_VENV) ## Host a Completed job's model on an endpoint (ROLE=..., TRAINING_JOB, ENDPOINT, WAIT=0, DRY_RUN=1, SDK=3)
+	$(SDK_PYTHON) -m aws.deploy --image="$${IMAGE}" --training-job="$${TRAINING_JOB}" --role="$${ROLE}" \
 	  --instance-type="$${INSTANCE_TYPE}" --instance-count="$${INSTANCE_COUNT}" --endpoint="$${ENDPOINT}" \
 	  --model-server-workers="$${MODEL_SERVER_WORKERS}" --model-server-timeout="$${MODEL_SERVER_TIMEOUT}" \
 	  --wait="$${WAIT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: undeploy
-undeploy: $(VENV)/.installed ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1)
-	$(SDK_2_ONLY)
-	$(BIN)/python -m aws.deploy --undeploy --endpoint="$${ENDPOINT}" --dry-run="$${DRY_RUN}"
+undeploy: $(VENV)/.installed $(SDK_VENV) ## Delete ENDPOINT, its endpoint config and its model (ENDPOINT=NAME, DRY_RUN=1, SDK=3)
+	$(SDK_PYTHON) -m aws.deploy --undeploy --endpoint="$${ENDPOINT}" --dry-run="$${DRY_RUN}"
 
 .PHONY: tune
-tune: $(VENV)/.installed ## Tune hyperparameters for task.py's TUNING objective (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1)
-	$(SDK_2_ONLY)
-	$(BIN)/python -m aws.tune $(JOB_OPTIONS) --ranges="$${RANGES}" --max-jobs="$${MAX_JOBS}" \
+tune: $(VENV)/.installed $(SDK_VENV) ## Tune hyperparameters for task.py's TUNING objective (ROLE, MAX_JOBS, MAX_PARALLEL, RANGES, DRY_RUN=1, SDK=3)
+	$(SDK_PYTHON) -m aws.tune $(JOB_OPTIONS) --ranges="$${RANGES}" --max-jobs="$${MAX_JOBS}" \
 	  --max-parallel="$${MAX_PARALLEL}"
 
 ##@ Jobs

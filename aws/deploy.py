@@ -40,7 +40,7 @@ from aws.context import (
 )
 from aws.defaults import IMAGE, INSTANCE_TYPE
 from container.sagemaker_env import UserError, server_settings
-from submit import job_prefix, positive, role_arn, sdk_session, switch
+from submit import job_prefix, positive, role_arn, sdk_major, sdk_session, switch
 
 # defaults
 POLL_SECONDS = 15  # between looks at an endpoint that is still being created
@@ -174,12 +174,16 @@ def plan(args: argparse.Namespace, sagemaker: Any, region: str) -> Deployment:
 
 
 def run_model(deployment: Deployment, dry_run: bool) -> dict[str, Any]:
-    """All use of the SageMaker Python SDK v2 for hosting is here (the session comes from
-    submit.sdk_session): a move to v3 replaces the two.
+    """All use of the SageMaker Python SDK for hosting is here: v2's Model.deploy (the session
+    comes from submit.sdk_session), or under v3 aws/sdk_v3.py's sagemaker-core resources.
 
     Creates the model, endpoint configuration and endpoint without waiting; returns the three
     requests on a dry run, which sends none of them.
     """
+    if sdk_major() >= 3:
+        from aws import sdk_v3
+
+        return sdk_v3.host(deployment, dry_run)
     session = sdk_session(deployment.region)
     from sagemaker.model import Model
 

@@ -1,17 +1,19 @@
-"""The SageMaker Python SDK v3 side of make submit (SDK=3): the same job as v2's Estimator.
+"""The SageMaker Python SDK v3 side of make submit, tune and deploy (SDK=3): the requests
+v2's Estimator, HyperparameterTuner and Model send, made with v3's classes.
 
 v3 split the SDK into sagemaker-core (a class per API resource: TrainingJob, Model,
 Endpoint...), sagemaker-train (ModelTrainer, HyperparameterTuner) and sagemaker-serve
-(ModelBuilder). Training here is sagemaker-core's TrainingJob.create: ModelTrainer takes no
-job name (it names each job BASE-YYYYmmddHHMMSS itself), and make status, logs, stop, plot
-and deploy find a job by the name submit.py gives it. Every other setting ModelTrainer has
-(image, channels, instance count, spot, checkpoints, metric definitions, TensorBoard) is a
-field here, sent as v2 sends it.
+(ModelBuilder). Tuning is v3's HyperparameterTuner over a ModelTrainer. Training and hosting
+are sagemaker-core's resources, v3's lower layer: ModelTrainer takes no job name (it names
+each job BASE-YYYYmmddHHMMSS itself), and make status, logs, stop, plot and deploy find a job
+by the name submit.py gives it; ModelBuilder packs a model of its own for a framework, where
+make deploy hosts the training job's image and model.tar.gz as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +23,47 @@ from container.sagemaker_env import metric_definitions
 from task import METRICS
 
 if TYPE_CHECKING:
+    from aws.deploy import Deployment
     from submit import Job
 
 TENSORBOARD_LOCAL_PATH = "/opt/ml/output/tensorboard"
+VARIANT = "AllTraffic"  # the one production variant, named as v2's Model.deploy names it
+# The SDK's telemetry call goes to a public S3 host (not AWS_ENDPOINT_URL) without a timeout:
+# in a VPC with no internet it would hang. These commands report nothing.
+QUIET_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 
 
 class DryRun(Exception):
     """Raised by botocore's last hook before a request is signed: it holds the request."""
 
-    def __init__(self, request: dict[str, Any]) -> None:
-        super().__init__("dry run")
+    def __init__(self, operation: str, request: dict[str, Any]) -> None:
+        super().__init__(f"dry run of {operation}")
+        self.operation = operation
         self.request = request
+
+
+def aws_session(region: str, dry_run: bool) -> boto3.Session:
+    """The boto3 session v3's classes send through; on a dry run, every SageMaker Create*
+    request is stopped, unsent, by a DryRun that holds it."""
+    session = boto3.Session(region_name=region)
+    session.events.register("after-call.sagemaker", drop_empty_structures)
+    if dry_run:
+        session.events.register("provide-client-params.sagemaker", stop_creating)
+    return session
+
+
+def stop_creating(params: dict[str, Any], event_name: str, **_: Any) -> None:
+    operation = event_name.rsplit(".", 1)[-1]
+    if operation.startswith("Create"):
+        raise DryRun(operation, params)
+
+
+def drop_empty_structures(parsed: dict[str, Any], **_: Any) -> None:
+    """SageMaker leaves out a structure it has no value for; moto (make moto, make test)
+    answers an empty one, such as a model's VpcConfig {}, which v3's shapes refuse for its
+    missing required fields. An empty structure means none."""
+    for name in [name for name, value in parsed.items() if value == {}]:
+        del parsed[name]
 
 
 def train(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> dict[str, Any]:
@@ -40,9 +72,7 @@ def train(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> d
     from sagemaker.core.resources import TrainingJob
     from sagemaker.core.utils.exceptions import FailedStatusError
 
-    session = boto3.Session(region_name=job.region)
-    if dry_run:
-        session.events.register("provide-client-params.sagemaker.CreateTrainingJob", stop_the_request)
+    session = aws_session(job.region, dry_run)
     try:
         training_job = TrainingJob.create(session=session, region=job.region, **training_request(job))
     except DryRun as stopped:
@@ -54,8 +84,25 @@ def train(job: Job, wait: bool, dry_run: bool, created: Callable[[], None]) -> d
     return dict(session.client("sagemaker").describe_training_job(TrainingJobName=job.name))
 
 
-def stop_the_request(params: dict[str, Any], **_: Any) -> None:
-    raise DryRun(params)
+def channels(job: Job) -> list[Any]:
+    """The job's input channels: the training channel with its distribution, others to every instance."""
+    from sagemaker.core import shapes
+
+    return [
+        shapes.Channel(
+            channel_name=channel,
+            data_source=shapes.DataSource(
+                s3_data_source=shapes.S3DataSource(
+                    s3_data_type="S3Prefix",
+                    s3_uri=uri,
+                    s3_data_distribution_type=job.distribution
+                    if channel == "training"
+                    else "FullyReplicated",
+                )
+            ),
+        )
+        for channel, uri in job.inputs.items()
+    ]
 
 
 def training_request(job: Job) -> dict[str, Any]:
@@ -74,22 +121,7 @@ def training_request(job: Job) -> dict[str, Any]:
             ],
         ),
         "hyper_parameters": job.hyperparameters,
-        "input_data_config": [
-            shapes.Channel(
-                channel_name=channel,
-                data_source=shapes.DataSource(
-                    s3_data_source=shapes.S3DataSource(
-                        s3_data_type="S3Prefix",
-                        s3_uri=uri,
-                        # the training channel's files to every instance, or each to one; others to all
-                        s3_data_distribution_type=job.distribution
-                        if channel == "training"
-                        else "FullyReplicated",
-                    )
-                ),
-            )
-            for channel, uri in job.inputs.items()
-        ],
+        "input_data_config": channels(job),
         "output_data_config": shapes.OutputDataConfig(s3_output_path=job.output_path),
         "resource_config": shapes.ResourceConfig(
             instance_type=job.instance_type,
@@ -109,3 +141,89 @@ def training_request(job: Job) -> dict[str, Any]:
         if job.tensorboard_uri
         else None,
     }
+
+
+def tune(job: Job, name: str, tuning: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+    """Creates the tuning job name over job's settings; returns its description, or on a dry
+    run the CreateHyperParameterTuningJob request. tuning holds HyperparameterTuner's own
+    arguments (objective, ranges, job counts)."""
+    # ModelTrainer checks the role through IAM before it is sent (iam:SimulatePrincipalPolicy,
+    # a right the caller may lack); SageMaker checks it on creation, as it does under v2.
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+    from sagemaker.core import shapes
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.train.configs import Compute, StoppingCondition
+    from sagemaker.train.model_trainer import ModelTrainer
+    from sagemaker.train.tuner import HyperparameterTuner
+
+    session = aws_session(job.region, dry_run)
+    trainer = ModelTrainer(
+        training_image=job.image_uri,
+        role=job.role,
+        compute=Compute(
+            instance_type=job.instance_type,
+            instance_count=job.instance_count,
+            volume_size_in_gb=job.volume_size,
+            enable_managed_spot_training=job.max_wait is not None,
+        ),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=job.max_run, max_wait_time_in_seconds=job.max_wait
+        ),
+        output_data_config=shapes.OutputDataConfig(s3_output_path=job.output_path),
+        checkpoint_config=shapes.CheckpointConfig(s3_uri=job.checkpoint_uri) if job.checkpoint_uri else None,
+        training_input_mode=job.input_mode,
+        hyperparameters=job.hyperparameters,
+        sagemaker_session=Session(boto_session=session, sagemaker_config=QUIET_CONFIG),
+    )
+    tuner = HyperparameterTuner(trainer, metric_definitions=metric_definitions(METRICS), **tuning)
+    try:
+        tuner.tune(inputs=channels(job), job_name=name, wait=False)
+    except DryRun as stopped:
+        return stopped.request
+    return dict(
+        session.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    )
+
+
+def host(deployment: Deployment, dry_run: bool) -> dict[str, Any]:
+    """Creates the model, endpoint configuration and endpoint without waiting; returns the
+    three requests on a dry run, which sends none of them."""
+    from sagemaker.core import shapes
+    from sagemaker.core.resources import Endpoint, EndpointConfig, Model
+
+    session = aws_session(deployment.region, dry_run)
+    where = {"session": session, "region": deployment.region}
+    name = deployment.endpoint
+    steps: list[Callable[[], Any]] = [
+        lambda: Model.create(
+            model_name=name,
+            execution_role_arn=deployment.role,
+            primary_container=shapes.ContainerDefinition(
+                image=deployment.image_uri,
+                model_data_url=deployment.model_data,
+                environment=deployment.environment or None,
+            ),
+            **where,
+        ),
+        lambda: EndpointConfig.create(
+            endpoint_config_name=name,
+            production_variants=[
+                shapes.ProductionVariant(
+                    variant_name=VARIANT,
+                    model_name=name,
+                    initial_variant_weight=1,
+                    initial_instance_count=deployment.instance_count,
+                    instance_type=deployment.instance_type,
+                )
+            ],
+            **where,
+        ),
+        lambda: Endpoint.create(endpoint_name=name, endpoint_config_name=name, **where),
+    ]
+    requests: dict[str, Any] = {}
+    for step in steps:
+        try:
+            step()
+        except DryRun as stopped:
+            requests[stopped.operation] = stopped.request
+    return requests

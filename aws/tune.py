@@ -19,6 +19,7 @@ job's name and where to follow it; it runs for as long as its jobs do.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +27,17 @@ from typing import Any
 
 from aws.context import console_url, run_command
 from container.sagemaker_env import UserError, metric_definitions, metric_name, parse_hyperparameters
-from submit import Job, build_job, check_locations, job_parser, local_mode, pairs, positive, sdk_session
+from submit import (
+    Job,
+    build_job,
+    check_locations,
+    job_parser,
+    local_mode,
+    pairs,
+    positive,
+    sdk_major,
+    sdk_session,
+)
 from task import ACCEPTED, HYPERPARAMETERS, METRICS, TUNING
 
 DEFAULT_RANGES = "learning_rate=0.0001:0.01 batch_size=32:1024 patience=5:20"
@@ -85,10 +96,24 @@ def tuning_job_name(job: Job) -> str:
 def run_tuner(
     job: Job, ranges: dict[str, Range], max_jobs: int, max_parallel: int, dry_run: bool
 ) -> dict[str, Any]:
-    """All use of the SDK for tuning: returns the CreateHyperParameterTuningJob request on a dry
-    run, else the tuning job's description."""
+    """All use of the SDK for tuning: v2's HyperparameterTuner over make submit's Estimator
+    (the session comes from sdk_session), or under v3 aws/sdk_v3.py's over a ModelTrainer.
+
+    Returns the CreateHyperParameterTuningJob request on a dry run, else the tuning job's
+    description.
+    """
+    name = tuning_job_name(job)
+    if sdk_major() >= 3:
+        from sagemaker.core import parameter
+
+        from aws import sdk_v3
+
+        return sdk_v3.tune(job, name, tuner_arguments(ranges, parameter, max_jobs, max_parallel), dry_run)
     session = sdk_session(job.region)
-    from sagemaker.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
+    # v2's tuner reads its Estimator's model_data, which warns that no job has run yet: none
+    # should, as the tuner's own jobs train.
+    logging.getLogger("sagemaker.estimator").setLevel(logging.ERROR)
+    from sagemaker import parameter
     from sagemaker.tuner import HyperparameterTuner
 
     from submit import DryRunClient, new_estimator, sdk_inputs
@@ -96,28 +121,37 @@ def run_tuner(
     requests: list[dict[str, Any]] = []
     if dry_run:
         session.sagemaker_client = DryRunClient(requests)
-    kinds: dict[str, Callable[..., Any]] = {
-        # a learning rate's range spans decades: searched on a log scale where it can be
-        "continuous": lambda low, high: ContinuousParameter(
-            low, high, scaling_type="Logarithmic" if low > 0 else "Auto"
-        ),
-        "integer": lambda low, high: IntegerParameter(low, high),
-        "categorical": lambda *choices: CategoricalParameter(list(choices)),
-    }
     tuner = HyperparameterTuner(
         new_estimator(job, session),
-        objective_metric_name=metric_name(TUNING[0]),
-        objective_type=TUNING[1],
         metric_definitions=metric_definitions(METRICS),  # the tuner sends its own, not the estimator's
-        hyperparameter_ranges={name: kinds[kind](*values) for name, (kind, values) in ranges.items()},
-        max_jobs=max_jobs,
-        max_parallel_jobs=max_parallel,
+        **tuner_arguments(ranges, parameter, max_jobs, max_parallel),
     )
-    name = tuning_job_name(job)
     tuner.fit(sdk_inputs(job), job_name=name, wait=False)
     if dry_run:
         return requests[0]
     return session.sagemaker_client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+
+
+def tuner_arguments(
+    ranges: dict[str, Range], parameter: Any, max_jobs: int, max_parallel: int
+) -> dict[str, Any]:
+    """HyperparameterTuner's arguments, alike in both majors; parameter is the SDK's module of
+    range classes (sagemaker.parameter in v2, sagemaker.core.parameter in v3)."""
+    kinds: dict[str, Callable[..., Any]] = {
+        # a learning rate's range spans decades: searched on a log scale where it can be
+        "continuous": lambda low, high: parameter.ContinuousParameter(
+            low, high, scaling_type="Logarithmic" if low > 0 else "Auto"
+        ),
+        "integer": lambda low, high: parameter.IntegerParameter(low, high),
+        "categorical": lambda *choices: parameter.CategoricalParameter(list(choices)),
+    }
+    return {
+        "objective_metric_name": metric_name(TUNING[0]),
+        "objective_type": TUNING[1],
+        "hyperparameter_ranges": {name: kinds[kind](*values) for name, (kind, values) in ranges.items()},
+        "max_jobs": max_jobs,
+        "max_parallel_jobs": max_parallel,
+    }
 
 
 def tune(argv: list[str] | None = None) -> int:

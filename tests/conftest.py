@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import pickle
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +19,14 @@ import moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 TRAIN = REPO / "train"
-# The folder of the Python that runs ./train and serve: this one's, unless it lacks TensorFlow
-# (.venv-sdk3, where make test runs the AWS commands under SDK v3), then .venv's.
-RUNTIME_BIN = (
-    Path(sys.executable).parent if importlib.util.find_spec("tensorflow") else REPO / ".venv" / "bin"
-)
+# The folder of the Python that runs ./train and serve: .venv's, which holds requirements.txt
+# as the image does, also when pytest runs from .venv-sdk3 (whose gunicorn is v3's mlflow's).
+RUNTIME_BIN = REPO / ".venv" / "bin"
+
+# make test runs the AWS commands' tests twice: under SDK v2 (.venv), then with SDK=3 set, when
+# each make picks .venv-sdk3 and the tests run that virtualenv's Python where they run one.
+SDK = os.environ.get("SDK") or "2"
+SDK_PYTHON = str(REPO / (".venv-sdk3" if SDK == "3" else ".venv") / "bin" / "python")
 
 # The served model's fixtures, trained and server, are shared by every module that talks to serve.
 pytest_plugins = ["local_server"]

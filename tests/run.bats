@@ -9,8 +9,8 @@ load '../node_modules/bats-assert/load'
 # A copy of the runner in a project whose pytests (.venv's and .venv-sdk3's) and bats are
 # stubs: each pytest run exits with PYTEST_EXIT, writes the JUnit report in PYTEST_REPORT, if
 # any, and notes its virtualenv, SDK and arguments in calls; bats reports one passing test.
-# The runner runs pytest three times: everything, make submit's tests under SDK=3, and v3's
-# serializers.
+# The runner runs pytest three times: everything, the AWS commands' and the notebook's tests
+# under SDK=3, and v3's serializers.
 setup() {
   PROJECT="${BATS_TEST_TMPDIR}/project"
   mkdir -p "${PROJECT}/tests" "${PROJECT}/.venv/bin" "${PROJECT}/.venv-sdk3/bin" "${PROJECT}/node_modules/bats/bin"
@@ -19,8 +19,9 @@ setup() {
 #!/usr/bin/env bash
 report="${1#--junitxml=}"
 shift
-call="$(basename "$(dirname "$(dirname "$0")")") SDK=${SDK:-} ${*##*/}"
-echo "${call% }" >>"${BATS_TEST_TMPDIR}/calls"
+call="$(basename "$(dirname "$(dirname "$0")")") SDK=${SDK:-}"
+for argument in "$@"; do call+=" ${argument##*/}"; done
+echo "${call}" >>"${BATS_TEST_TMPDIR}/calls"
 [[ -z "${PYTEST_REPORT:-}" ]] || echo "${PYTEST_REPORT}" >"${report}"
 exit "${PYTEST_EXIT}"
 STUB
@@ -53,12 +54,12 @@ STUB
   assert_output "tests: 10 passed, 0 failed"
 }
 
-@test "make submit's tests run again under SDK=3, and v3's serializers from .venv-sdk3" {
+@test "the AWS commands' and the notebook's tests run again under SDK=3, and v3's serializers from .venv-sdk3" {
   PYTEST_EXIT=0 PYTEST_REPORT='<testsuite errors="0" failures="0" skipped="0" tests="1">' \
     run -0 "${PROJECT}/tests/run.sh"
 
   run cat "${BATS_TEST_TMPDIR}/calls"
   assert_output ".venv SDK=
-.venv SDK=3 -q test_submit.py
+.venv SDK=3 -q test_submit.py test_tune.py test_deploy.py test_walkthrough.py
 .venv-sdk3 SDK= -q -p no:cacheprovider test_sdk_serializers.py"
 }

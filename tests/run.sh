@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Usage: tests/run.sh
-# make test: pytest, then the AWS commands' tests again under SageMaker SDK v3 (make submit
-# SDK=3, and v3's own serializers from .venv-sdk3), then bats, then one last line that
-# counts them all,
+# make test: pytest, then the AWS commands' tests again under SageMaker SDK v3 (make submit,
+# tune and deploy with SDK=3, walkthrough.ipynb in a .venv-sdk3 kernel, and v3's own
+# serializers from .venv-sdk3), then bats, then one last line that counts them all,
 #   tests: N passed, N failed
 # on a terminal or not (bats prints no count of its own when its output is not a terminal).
 # Exits non-zero when either fails; a pytest that stopped at collection or collected
@@ -45,8 +45,11 @@ run_pytest() {
 }
 
 run_pytest pytest "${REPO_DIR}/.venv/bin/pytest"
-# make submit under v3: the same tests, each make picking .venv-sdk3 for SDK=3
-SDK=3 run_pytest sdk3-submit "${REPO_DIR}/.venv/bin/pytest" -q "${REPO_DIR}/tests/test_submit.py"
+# the AWS commands and the notebook under v3: the same tests, each make and kernel picking
+# .venv-sdk3 for SDK=3
+SDK=3 run_pytest sdk3-commands "${REPO_DIR}/.venv/bin/pytest" -q \
+  "${REPO_DIR}/tests/test_submit.py" "${REPO_DIR}/tests/test_tune.py" "${REPO_DIR}/tests/test_deploy.py" \
+  "${REPO_DIR}/tests/test_walkthrough.py"
 # v3's serializer classes, which only .venv-sdk3 has
 run_pytest sdk3-serializers "${REPO_DIR}/.venv-sdk3/bin/pytest" -q -p no:cacheprovider \
   "${REPO_DIR}/tests/test_sdk_serializers.py"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from aws.deploy import check_in_service, served_model
+from conftest import SDK_PYTHON
 from container.sagemaker_env import UserError
 from moto_server import ACCOUNT, REGION, Aws
 
@@ -116,7 +117,7 @@ def dry_run(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Hos
     aws = Aws.fresh(moto_endpoint, tmp_path_factory.mktemp("dry-run"))
     three_jobs(aws)
     printed = aws.run(
-        ".venv/bin/python",
+        SDK_PYTHON,
         "-m",
         "aws.deploy",
         "--dry-run",
@@ -233,7 +234,7 @@ def test_deploy_silences_the_sdk_v2_import_warning_and_log_lines(dry_run: Hostin
 
 def refused(aws: Aws, *arguments: str, **env: str) -> Hosting:
     """Runs deploy.py itself (make would turn its status 1 into 2) and checks the one-line rule."""
-    hosting = Hosting.after(aws, aws.run(".venv/bin/python", "-m", "aws.deploy", *arguments, **env))
+    hosting = Hosting.after(aws, aws.run(SDK_PYTHON, "-m", "aws.deploy", *arguments, **env))
     assert hosting.result.returncode == 1
     assert hosting.result.stdout == ""
     assert hosting.result.stderr.count("\n") == 1 and hosting.result.stderr.startswith("deploy: error: ")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -20,13 +19,12 @@ from hypothesis import strategies as st
 
 import submit
 from aws.context import console_url, ecr_registry, image_uri
+from conftest import SDK, SDK_PYTHON
 from container.sagemaker_env import format_epoch_line, format_test_line, metric_definitions
 from moto_server import ACCOUNT, REGION, REPO, Aws, enforce_iam
 from task import METRICS
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining"
-# make test runs these tests twice: make submit under SDK v2, then under v3 (SDK=3 set here).
-SDK = os.environ.get("SDK") or "2"
 
 
 def sdk_2_only(reason: str) -> pytest.MarkDecorator:
@@ -101,7 +99,7 @@ def dry_run(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Lau
     aws = Aws.fresh(moto_endpoint, tmp_path_factory.mktemp("dry-run"))
     aws.run("make", "upload")
     printed = aws.run(
-        ".venv/bin/python", "submit.py", "--dry-run", SAGEMAKER_ROLE=ROLE, SAGEMAKER_SUPPRESS_V2_WARNING=""
+        SDK_PYTHON, "submit.py", "--dry-run", SAGEMAKER_ROLE=ROLE, SAGEMAKER_SUPPRESS_V2_WARNING=""
     )
     return Launch(None, printed, aws.training_jobs())
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import SDK_PYTHON
 from container.sagemaker_env import metric_definitions
 from moto_server import ACCOUNT, Aws
 from task import METRICS
@@ -94,7 +95,7 @@ def test_a_bad_tuning_setting_is_one_error_line_and_sends_nothing(aws: Aws, sett
     aws.run("make", "upload")
 
     result = aws.run(
-        ".venv/bin/python",
+        SDK_PYTHON,
         "-m",
         "aws.tune",
         "--role",

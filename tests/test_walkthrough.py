@@ -1,4 +1,5 @@
-"""walkthrough.ipynb, run top to bottom in a real kernel (nbclient) against moto.
+"""walkthrough.ipynb, run top to bottom in a real kernel (nbclient) against moto: .venv's
+Python (SDK v2), and .venv-sdk3's when make test runs the AWS commands' tests with SDK=3.
 
 Moto completes a training job the moment it is created and trains nothing, so right after
 the cell tagged "submit" this test does SageMaker's part: it lays out /opt/ml from the job
@@ -26,11 +27,10 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from conftest import OptMl
+from conftest import SDK_PYTHON, OptMl
 from moto_server import ACCOUNT, REPO, Aws
 
 NOTEBOOK = REPO / "walkthrough.ipynb"
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"  # where SageMaker puts a job's stdout and stderr
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -66,10 +66,11 @@ class Run:
 
 
 def venv_kernel(folder: Path) -> KernelManager:
-    """A kernel that runs the repository's .venv python, whatever kernels this machine has."""
+    """A kernel that runs the repository's virtualenv of the SDK under test, whatever kernels
+    this machine has."""
     spec = folder / "kernels" / "eeg-venv"
     spec.mkdir(parents=True)
-    argv = [str(VENV_PYTHON), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv = [SDK_PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "eeg", "language": "python"}))
     specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], ensure_native_kernel=False)
     return KernelManager(
