@@ -1,12 +1,14 @@
 """A user's first try of the image with the SageMaker Python SDK v2's local mode, as the
 container tests run it: the model from S3 (moto), a local endpoint and a Predictor, then a
-local Batch Transform of a CSV file, one recording per line.
+local Batch Transform of a CSV file, one recording per line, with each batch strategy.
 
     PYTHONPATH=. python tests/sdk_local_mode.py IMAGE MODEL_TAR_GZ ROWS_CSV OUTPUT_FOLDER
 
 Leaves what a test checks in OUTPUT_FOLDER (the SDK's own progress goes to stdout):
-predictions.jsonl, the Predictor's answers, one JSON line each; and ROWS.csv.out, the
-transform's output, the class of each recording, by line.
+predictions.jsonl, the Predictor's answers, one JSON line each; single/ROWS.csv.out and
+multi/ROWS.csv.out, the output of the transform with BatchStrategy SingleRecord (a request
+per recording) and MultiRecord (mini-batches of at most 1 MB), the class of each recording,
+by line (AssembleWith=Line).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import boto3
 from submit import LOCAL_ROLE, sdk_session
 
 BUCKET = "local-mode-models"
+STRATEGIES = {"single": "SingleRecord", "multi": "MultiRecord"}  # output subfolder: BatchStrategy
 
 
 def main(image: str, model_tar_gz: str, rows_csv: str, output: str) -> int:
@@ -57,17 +60,22 @@ def main(image: str, model_tar_gz: str, rows_csv: str, output: str) -> int:
         "".join(json.dumps(answer) + "\n" for answer in predictions)
     )
 
-    transformer = model.transformer(
-        instance_count=1,
-        instance_type="local",
-        strategy="MultiRecord",
-        max_payload=1,  # MB: a mini-batch of a few recordings, so answers are joined by line
-        assemble_with="Line",
-        accept="text/csv",
-        output_path=f"file://{output}",
-    )
-    transformer.transform(f"file://{rows_csv}", content_type="text/csv", split_type="Line")
-    transformer.wait()
+    for folder, strategy in STRATEGIES.items():
+        # Each transform starts a container of its own and stops it when the file is done.
+        transformer = model.transformer(
+            instance_count=1,
+            instance_type="local",
+            strategy=strategy,
+            # MB, the least there is: MultiRecord sends the rows in several mini-batches, whose
+            # answers AssembleWith=Line joins; SingleRecord, one row per request, is refused a
+            # row over it.
+            max_payload=1,
+            assemble_with="Line",
+            accept="text/csv",
+            output_path=f"file://{Path(output).resolve() / folder}",
+        )
+        transformer.transform(f"file://{rows_csv}", content_type="text/csv", split_type="Line")
+        transformer.wait()
     return 0
 
 

@@ -73,6 +73,15 @@ epoch_logged() {
   docker logs "$1" 2>&1 | grep -q '^epoch='
 }
 
+# The test rows (x_test) of the sample's pickle $1 as CSV, one recording per line, all of them
+# or the first $2: "%.9g" writes each float32 so that it reads back the same.
+test_rows_csv() {
+  "${VENV_PYTHON}" -c '
+import pickle, sys
+x = pickle.load(open(sys.argv[1], "rb"))["x_test"][: int(sys.argv[2]) if len(sys.argv) > 2 else None]
+print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -1)))' "$@"
+}
+
 manifest() {
   registry_api "v2/eeg/manifests/$1"
 }
@@ -168,11 +177,7 @@ manifest() {
   local tree
   tree="$(opt_ml 2)"
   docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train >/dev/null
-  "${REPO_DIR}/.venv/bin/python" -c '
-import pickle, sys
-x = pickle.load(open(sys.argv[1], "rb"))["x_test"][:5]
-print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -1)))' \
-    "${tree}/input/data/training/output_dict" >"${BATS_TEST_TMPDIR}/rows.csv"
+  test_rows_csv "${tree}/input/data/training/output_dict" 5 >"${BATS_TEST_TMPDIR}/rows.csv"
   # The engine has no default bridge (services.bash): ports are published from a network of our own.
   docker network create eeg-serving >/dev/null
   docker run -d --name eeg-serve --network eeg-serving --publish 127.0.0.1:8080:8080 \
@@ -237,43 +242,94 @@ print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -
   docker rmi our-copy >/dev/null
 }
 
-@test "make submit LOCAL=1 trains the local image in SageMaker SDK local mode, under Docker Compose" {
+# make submit LOCAL=1 under SDK major $1: the local image trained for 2 epochs under Docker
+# Compose; model.tar.gz, holding the model, is left in local_output/JOB/ with nothing but
+# output.tar.gz beside it.
+assert_local_mode_trains() {
   command -v docker-compose >/dev/null || docker compose version >/dev/null || fail "no Docker Compose: install docker-compose"
   docker tag "${IMAGE_URI}" eeg:latest  # local mode runs IMAGE:TAG as make build tags it
 
-  run -0 make --no-print-directory -C "${REPO_DIR}" submit LOCAL=1 HYPERPARAMETERS="epochs=2 patience=0"
+  local printed job
+  printed="$(make --no-print-directory -C "${REPO_DIR}" submit LOCAL=1 SDK="$1" HYPERPARAMETERS="epochs=2 patience=0")" ||
+    fail "make submit LOCAL=1 SDK=$1 failed: ${printed}"
 
-  assert_line --regexp '^job: eeg-[0-9-]+$'
-  assert_line "status: Completed"
-  local job
-  job="$(sed -n 's/^job: \(eeg-[0-9-]*\)$/\1/p' <<<"${output}")"
+  grep -qx "status: Completed" <<<"${printed}" || fail "no 'status: Completed' in: ${printed}"
+  job="$(sed -n 's/^job: \(eeg-[0-9-]*\)$/\1/p' <<<"${printed}")"
+  [[ -n "${job}" ]] || fail "no 'job: eeg-...' line in: ${printed}"
   assert [ -s "${REPO_DIR}/local_output/${job}/model.tar.gz" ]
+  run -0 ls "${REPO_DIR}/local_output/${job}"
+  assert_output "model.tar.gz
+output.tar.gz"
   run -0 tar -tzf "${REPO_DIR}/local_output/${job}/model.tar.gz"
   assert_line --regexp '^(\./)?model\.keras$'
   assert_line --regexp '^(\./)?metadata\.json$'
   rm -rf "${REPO_DIR:?}/local_output/${job}"
 }
 
-@test "the SDK's local mode serves the model from S3, answers a Predictor, and batch-transforms a CSV by line" {
-  local tree
+@test "make submit LOCAL=1 trains the local image in SageMaker SDK v2's local mode, under Docker Compose" {
+  assert_local_mode_trains 2
+}
+
+@test "make submit LOCAL=1 SDK=3 trains the local image in SDK v3's ModelTrainer local mode, under Docker Compose" {
+  assert_local_mode_trains 3
+}
+
+# What the SDK local mode tests below read, made by the first of them to run and kept in
+# SDK_DIR for the others (a local endpoint and two transforms start three containers): a model
+# trained for 2 epochs, as model.tar.gz; rows.csv, the sample's test rows; classes, the class
+# make predict gives each of them offline, in order; and out/, tests/sdk_local_mode.py's output.
+sdk_local_mode() {
+  SDK_DIR="${BATS_FILE_TMPDIR}/sdk-local-mode"
+  [[ ! -e "${SDK_DIR}/done" ]] || return 0
+  [[ ! -e "${SDK_DIR}" ]] || fail "the SDK local mode run failed in an earlier test: see its output"
+  mkdir -p "${SDK_DIR}"
+  local tree data
   tree="$(opt_ml 2)"
+  data="${tree}/input/data/training/output_dict"
   docker run --rm --network none -v "${tree}:/opt/ml" "${IMAGE_URI}" train >/dev/null
-  tar -czf "${BATS_TEST_TMPDIR}/model.tar.gz" -C "${tree}/model" .
-  "${REPO_DIR}/.venv/bin/python" -c '
-import pickle, sys
-x = pickle.load(open(sys.argv[1], "rb"))["x_test"][:5]
-print("\n".join(",".join(f"{v:.9g}" for v in row) for row in x.reshape(len(x), -1)))' \
-    "${tree}/input/data/training/output_dict" >"${BATS_TEST_TMPDIR}/rows.csv"
+  tar -czf "${SDK_DIR}/model.tar.gz" -C "${tree}/model" .
+  test_rows_csv "${data}" >"${SDK_DIR}/rows.csv"
+  # make predict reads the pickle's x_test itself (a CSV file would be training's, labels
+  # first) and prints "row=N class=NAME probabilities={...} label=[...]" for each, then the accuracy.
+  make --no-print-directory -C "${REPO_DIR}" predict MODEL="${SDK_DIR}/model.tar.gz" DATA="${data}" \
+    >"${SDK_DIR}/predict.out"
+  sed -n 's/^row=[0-9]* class=\([^ ]*\) .*$/\1/p' "${SDK_DIR}/predict.out" >"${SDK_DIR}/classes"
   docker tag "${IMAGE_URI}" eeg:local-mode
+  PYTHONPATH="${REPO_DIR}" timeout 900 "${REPO_DIR}/.venv/bin/python" "${REPO_DIR}/tests/sdk_local_mode.py" \
+    eeg:local-mode "${SDK_DIR}/model.tar.gz" "${SDK_DIR}/rows.csv" "${SDK_DIR}/out" \
+    >"${SDK_DIR}/sdk.out" 2>"${SDK_DIR}/sdk.err" || {
+    tail -30 "${SDK_DIR}/sdk.err" >&2
+    return 1
+  }
+  touch "${SDK_DIR}/done"
+}
 
-  PYTHONPATH="${REPO_DIR}" run -0 --separate-stderr timeout 600 "${REPO_DIR}/.venv/bin/python" \
-    "${REPO_DIR}/tests/sdk_local_mode.py" \
-    eeg:local-mode "${BATS_TEST_TMPDIR}/model.tar.gz" "${BATS_TEST_TMPDIR}/rows.csv" "${BATS_TEST_TMPDIR}/out"
+# File $1 holds make predict's class for each test row: as many lines as rows, in their order,
+# and no blank line (one between mini-batches, say).
+assert_classes_of_make_predict() {
+  local rows
+  rows="$(grep -c '' "${SDK_DIR}/rows.csv")"
+  run -0 grep -c '' "${SDK_DIR}/classes"
+  assert_output "${rows}"
+  run -0 diff "${SDK_DIR}/classes" "$1"
+}
 
-  run -0 grep -c '^{"class": ' "${BATS_TEST_TMPDIR}/out/predictions.jsonl"
-  assert_output 5
-  # a class name per recording, by line, and no blank line between mini-batches
-  run -0 cat "${BATS_TEST_TMPDIR}/out/rows.csv.out"
-  assert_equal "${#lines[@]}" 5
-  run -1 grep -v '^[01]$' "${BATS_TEST_TMPDIR}/out/rows.csv.out"
+@test "the SDK's local mode serves the model from S3 and answers a Predictor with make predict's class for each test row" {
+  sdk_local_mode
+  "${VENV_PYTHON}" -c 'import json, sys; [print(json.loads(line)["class"]) for line in open(sys.argv[1])]' \
+    "${SDK_DIR}/out/predictions.jsonl" >"${BATS_TEST_TMPDIR}/predictor.classes"
+  assert_classes_of_make_predict "${BATS_TEST_TMPDIR}/predictor.classes"
+}
+
+@test "SDK local Batch Transform, SingleRecord, AssembleWith=Line: make predict's class for each test row, by line" {
+  sdk_local_mode
+  assert_classes_of_make_predict "${SDK_DIR}/out/single/rows.csv.out"
+}
+
+@test "SDK local Batch Transform, MultiRecord in 1 MB mini-batches, AssembleWith=Line: make predict's class for each test row, by line" {
+  sdk_local_mode
+  local size
+  size="$(stat -c %s "${SDK_DIR}/rows.csv")"
+  ((size > 1048576)) || fail "rows.csv is ${size} bytes: one mini-batch of 1 MB holds it, none is joined to another"
+  assert_classes_of_make_predict "${SDK_DIR}/out/multi/rows.csv.out"
 }
