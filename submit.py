@@ -404,8 +404,6 @@ def run_estimator(job: Job, wait: bool, dry_run: bool, created: Callable[[], Non
     Returns the CreateTrainingJob request on a dry run, else the job's description.
     """
     if sdk_major() >= 3:
-        if job.local:
-            raise UserError("--local (LOCAL=1) runs SDK v2's local mode: leave SDK unset, or SDK=2")
         from aws import sdk_v3
 
         return sdk_v3.train(job, wait, dry_run, created)

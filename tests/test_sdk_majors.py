@@ -130,11 +130,11 @@ def test_make_submit_sdk_3_creates_the_job_and_waits_for_it(aws: Aws):
     assert result.stdout.splitlines()[-1] == "status: Completed"
 
 
-def test_make_submit_sdk_3_refuses_local_mode_in_one_line(aws: Aws):
+def test_make_submit_sdk_3_refuses_a_dry_run_of_local_mode_in_one_line(aws: Aws):
     result = aws.run("make", "-s", "submit", "SDK=3", "LOCAL=1", "DRY_RUN=1")
 
     assert result.returncode != 0
-    assert "submit: error: --local (LOCAL=1) runs SDK v2's local mode" in result.stderr
+    assert "submit: error: SDK v3's local mode takes no request to print" in result.stderr
 
 
 def test_sdk_3_tunes_over_the_same_training_job_definition_as_sdk_2(tunings_sent):

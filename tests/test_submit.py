@@ -31,7 +31,9 @@ def sdk_2_only(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(SDK == "3", reason=f"SDK v2 only: {reason}")
 
 
-LOCAL_MODE_V2 = "local mode (LOCAL=1) runs SDK v2's; v3's is not wired in yet"
+LOCAL_MODE_V2 = (
+    "v2's local mode takes a request DRY_RUN=1 prints; v3's takes none (the container tests run it)"
+)
 BUCKET = f"sagemaker-{REGION}-{ACCOUNT}"
 ECR = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 
