@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from container import holdout, recordings, transform
+from container import concatenated, holdout, recordings, transform
 from container.memory_budget import Budget
 from container.sagemaker_env import Paths, UserError, input_data_config
 
@@ -52,6 +52,13 @@ def load_data(
 
     shape = training.train.x.shape[1:]
     recording_channels = shape[0] if len(shape) == 2 else n_channels
+    warnings = []
+    if len(shape) == 1 and n_channels == 1 and (count := concatenated.suggested_channels(training.train.x)):
+        warnings.append(
+            f"the training rows of {shape[0]} samples jump at every {shape[0] // count}th sample, as "
+            f"{count} channels (or a multiple of {count}) one after another would: if they concatenate "
+            "channels, set the channels hyperparameter to their number"
+        )
 
     def features_of(rows: recordings.Rows, name: str) -> np.ndarray:
         if rows.x.shape[1:] != shape:
@@ -106,7 +113,6 @@ def load_data(
         x_test, y_test = features_of(test_rows, "test"), targets(test_rows.y, "test")
     del test_rows
     # Counted over every host's rows, before each takes its share.
-    warnings = []
     if repeated := holdout.repeats(val_digests, train_digests):
         warnings.append(
             f"{repeated} of {len(x_val)} validation rows repeat a training row, "
