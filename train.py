@@ -132,6 +132,11 @@ def prepare_data(job: Job) -> dict[str, Any]:
     """The task's inputs and targets. With FullyReplicated input every host holds every file
     and trains on its share of the rows; with ShardedByS3Key each trains on all of its own."""
     hosts = job.hosts
+    if hosts.size > 1 and job.sharded and job.hyperparameters["features"] == "kernels":
+        raise UserError(
+            "features=kernels fits its biases to the training rows, and sharded hosts each hold "
+            "other rows: use DISTRIBUTION=replicated (FullyReplicated), or other features"
+        )
     share = None if hosts.size == 1 or job.sharded else (hosts.index, hosts.size)
     data = training_data.load_data(job.paths, job.hyperparameters, task, share, read_test=hosts.is_chief)
     on_hosts = (
@@ -314,6 +319,7 @@ def publish(
         "features": {
             "transform": hyperparameters["features"],
             "channels": data["channels"],
+            **({"fitted": data["fitted"]} if data["fitted"] is not None else {}),
             "shape": [int(size) for size in data["x_train"].shape[1:]],
             "mean": data["mean"].tolist(),
             "std": data["std"].tolist(),

@@ -60,16 +60,19 @@ def load_data(
             "channels, set the channels hyperparameter to their number"
         )
 
+    fitted = transform.fit(training.train.x, kind, n_channels, hyperparameters["seed"])
+
     def features_of(rows: recordings.Rows, name: str) -> np.ndarray:
         if rows.x.shape[1:] != shape:
             raise UserError(
                 f"{name} recordings have shape {rows.x.shape[1:]} but training recordings have "
                 f"{shape}: they must match"
             )
-        if isinstance(rows.x, np.memmap):  # read from disk as it is transformed: only features stay
+        # read from disk as it is transformed, only features stay; kernels' can outgrow the recordings
+        if isinstance(rows.x, np.memmap) or kind == "kernels":
             nbytes = len(rows.x) * transform.width(shape, kind, n_channels) * 4
             budget.claim(f"the {kind} features of {len(rows.x)} {name} recordings", nbytes)
-        features = transform.features(rows.x, kind, n_channels)
+        features = transform.features(rows.x, kind, n_channels, fitted)
         if not np.isfinite(features).all():
             raise UserError(
                 f"the {kind} features of {name} overflow float32 (values up to "
@@ -152,6 +155,7 @@ def load_data(
         "y_test": y_test,
         "input_shape": [int(size) for size in shape],
         "channels": int(recording_channels),
+        "fitted": fitted,
         "names": names,
         "mean": mean,
         "std": std,

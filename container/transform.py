@@ -1,11 +1,12 @@
 """The model's input: one transform for training, validation, test and serving.
 
 Training computes the standardisation statistics on its own rows and saves them in
-metadata.json with the transform's name and channel count, so whatever serves the model
-applies exactly what training did:
+metadata.json with the transform's name, channel count and fitted parameters (the kernels'
+biases of `kernels`, fitted to the training rows; none for the others), so whatever serves
+the model applies exactly what training did:
 
     f = metadata["features"]
-    x = standardise(features(recordings, f["transform"], f["channels"]), f["mean"], f["std"])
+    x = standardise(features(recordings, f["transform"], f["channels"], f.get("fitted")), f["mean"], f["std"])
 
 A recording is one row of samples, or several channels of equal length: a 3-D array
 (rows, channels, samples), or 2-D rows that concatenate the channels one after another
@@ -15,7 +16,9 @@ Every transform works on each channel apart and lays the results side by side.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,15 +26,26 @@ import numpy.typing as npt
 
 from container.sagemaker_env import UserError
 
-FEATURES = ("timefreq", "fft", "raw", "recording")
+FEATURES = ("timefreq", "fft", "raw", "recording", "kernels")
 TIMEFREQ_POINTS = 32  # time-course points and spectrum bands per channel in timefreq (chosen by 5-fold CV)
 CHUNK_BYTES = 64 * 2**20  # rows are transformed this many input bytes at a time
 Array = npt.NDArray[Any]
+# kernels: MiniRocket's (Dempster et al., 2021) 84 kernels of 9 weights, -1 but for three 2s,
+# at dilations spread on a log scale up to the channel's length, and about this many features
+# in all, shared between the channels (at least one per kernel and channel).
+KERNEL_FEATURES = 9_996
+KERNEL_LENGTH = 9
+TWOS = np.array(list(itertools.combinations(range(KERNEL_LENGTH), 3)))  # (84, 3): where the 2s are
+MAX_DILATIONS = 32  # per kernel
+FIT_ROWS = 10_000  # training rows the biases are drawn from, at most (the first ones)
 
 
-def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
+def features(
+    x: Array, kind: str, channels: int = 1, fitted: dict[str, Any] | None = None
+) -> npt.NDArray[np.float32]:
     """The model's input for each recording, float32: one row per recording, or one
-    (channels, samples) array per recording for "recording".
+    (channels, samples) array per recording for "recording". fitted is fit()'s parameters
+    for kind, from the training rows (kernels needs them).
 
     timefreq: each channel's time course averaged over windows down to TIMEFREQ_POINTS
       points: the slow shape and level of the recording, such as event-related and slow
@@ -43,6 +57,10 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
     raw: the samples as they are, each recording's channels one after another in one row.
     recording: the samples as they are, unflattened: (channels, samples) per recording, for
       a network that reads each channel's time course itself (model=cnn).
+    kernels: random convolutions, as MiniRocket makes them: each channel convolved with 84
+      fixed kernels at several dilations, and for each the proportion of positions above a
+      bias drawn from the training rows' own convolutions (fit). Shapes at every scale,
+      wherever they fall in the recording.
 
     Rows are transformed a chunk at a time into one float32 result, so no float64 or
     complex copy of the whole dataset is ever made.
@@ -54,12 +72,78 @@ def features(x: Array, kind: str, channels: int = 1) -> npt.NDArray[np.float32]:
         return np.ascontiguousarray(x, dtype=np.float32)
     if kind == "raw":
         return np.ascontiguousarray(x.reshape(len(x), -1), dtype=np.float32)
-    transform = _timefreq if kind == "timefreq" else _normalised_spectrum
-    out = np.empty((len(x), width(x.shape[1:], kind)), dtype=np.float32)
-    step = max(1, CHUNK_BYTES // (4 * max(1, math.prod(x.shape[1:]))))
+    if kind == "kernels":
+        transform, columns, step = _fitted_kernels(x.shape[1:], fitted)
+    else:
+        transform = _timefreq if kind == "timefreq" else _normalised_spectrum
+        columns = width(x.shape[1:], kind)
+        step = max(1, CHUNK_BYTES // (4 * max(1, math.prod(x.shape[1:]))))
+    out = np.empty((len(x), columns), dtype=np.float32)
     for start in range(0, len(x), step):
         out[start : start + step] = transform(x[start : start + step])
     return out
+
+
+def fit(x: Array, kind: str, channels: int, seed: int) -> dict[str, Any] | None:
+    """What kind fits to the training recordings x, saved with the model: for kernels, the
+    recordings' shape, the (dilation, biases per kernel) plan, and the biases, each a
+    quantile of one training row's convolution with its kernel (the row drawn by seed);
+    None for the other transforms, which fit nothing."""
+    if kind != "kernels":
+        return None
+    x = by_channel(x[:FIT_ROWS], channels)
+    rows, count, samples = x.shape
+    rng = np.random.default_rng(seed)
+    plan = kernel_plan(samples, count)
+    biases = np.empty((count, sum(n for _, n in plan) * len(TWOS)), dtype=np.float32)
+    for channel in range(count):
+        column = 0
+        for dilation, per_kernel in plan:
+            row = np.asarray(x[rng.integers(rows), channel], dtype=np.float32)
+            outputs = _convolutions(row[np.newaxis], dilation)[0]  # (84, samples)
+            quantiles = _quantiles(column, per_kernel * len(TWOS)).reshape(len(TWOS), per_kernel)
+            for kernel in range(len(TWOS)):
+                biases[channel, column : column + per_kernel] = np.quantile(
+                    outputs[kernel], quantiles[kernel]
+                )
+                column += per_kernel
+    return {"channels": count, "samples": samples, "plan": plan, "biases": biases.tolist()}
+
+
+def _fitted_kernels(
+    shape: tuple[int, ...], fitted: dict[str, Any] | None
+) -> tuple[Callable[[Array], npt.NDArray[np.float32]], int, int]:
+    """kernels' transform of a chunk of recordings of shape (channels, samples) with the
+    parameters fit() saved, its number of features, and the rows in a chunk."""
+    if fitted is None:
+        raise UserError("features=kernels needs the biases fitted to the training rows")
+    if [fitted["channels"], fitted["samples"]] != list(shape):
+        raise UserError(
+            f"the kernels were fitted to recordings of {fitted['channels']}x{fitted['samples']}, "
+            f"not {'x'.join(map(str, shape))}"
+        )
+    plan = [(int(dilation), int(count)) for dilation, count in fitted["plan"]]
+    biases = np.asarray(fitted["biases"], dtype=np.float32)
+    columns = shape[0] * len(TWOS) * sum(count for _, count in plan)
+    # a chunk holds, at every position, 84 kernels' nine taps (float32) and their comparisons
+    # with each bias of a dilation (a byte each)
+    per_position = len(TWOS) * max(4 * KERNEL_LENGTH, max(count for _, count in plan))
+    step = max(1, CHUNK_BYTES // (per_position * shape[1]))
+    return (lambda rows: _kernel_features(rows, plan, biases)), columns, step
+
+
+def kernel_plan(samples: int, channels: int) -> list[tuple[int, int]]:
+    """kernels' (dilation, biases per kernel) for each dilation of a channel of this many samples:
+    about KERNEL_FEATURES features in all, spread over dilations up to the channel's length."""
+    per_kernel = max(1, KERNEL_FEATURES // (len(TWOS) * channels))
+    dilations = min(per_kernel, MAX_DILATIONS)
+    top = math.log2(max(1.0, (samples - 1) / (KERNEL_LENGTH - 1)))
+    values, counts = np.unique(
+        np.floor(np.logspace(0, top, dilations, base=2)).astype(int), return_counts=True
+    )
+    shares = (counts * per_kernel / dilations).astype(int)
+    shares[: per_kernel - shares.sum()] += 1  # what rounding down left, one each to the smallest
+    return [(int(d), int(n)) for d, n in zip(values, shares, strict=True) if n > 0]
 
 
 def width(recording_shape: tuple[int, ...], kind: str, channels: int = 1) -> int:
@@ -67,6 +151,8 @@ def width(recording_shape: tuple[int, ...], kind: str, channels: int = 1) -> int
     shape = by_channel(np.zeros((1, *recording_shape), dtype=np.float32), channels).shape[1:]
     if kind in ("raw", "recording"):
         return math.prod(shape)
+    if kind == "kernels":
+        return shape[0] * len(TWOS) * sum(count for _, count in kernel_plan(shape[1], shape[0]))
     transform = _timefreq if kind == "timefreq" else _normalised_spectrum
     return int(transform(np.zeros((1, *shape), dtype=np.float32)).shape[1])
 
@@ -77,7 +163,7 @@ def model_input(recordings: Array, spec: dict[str, Any]) -> npt.NDArray[np.float
     The same two functions training applies to its validation and test rows, with the
     statistics training computed, so a served model sees exactly what it was tested on.
     """
-    x = features(recordings, spec["transform"], spec["channels"])
+    x = features(recordings, spec["transform"], spec["channels"], spec.get("fitted"))
     return standardise(
         x, np.asarray(spec["mean"], dtype=np.float32), np.asarray(spec["std"], dtype=np.float32)
     )
@@ -116,6 +202,38 @@ def _timefreq(x: Array) -> npt.NDArray[np.float32]:
     # three, slow cortical potentials above all, since a potential's level is its class.
     parts = (_window_means(x, TIMEFREQ_POINTS), np.log1p(_window_means(power, TIMEFREQ_POINTS)))
     return np.concatenate(parts, axis=-1).reshape(len(x), -1).astype(np.float32)
+
+
+def _convolutions(x: Array, dilation: int) -> npt.NDArray[np.float32]:
+    """(rows, samples) convolved with each of the 84 kernels at dilation, zero-padded to keep
+    every position: (rows, 84, samples). A kernel is -1 everywhere but for three 2s, so its
+    output is 3 times the sum at the 2s less the sum at all nine taps."""
+    samples, pad = x.shape[1], (KERNEL_LENGTH // 2) * dilation
+    padded = np.pad(np.asarray(x, dtype=np.float32), ((0, 0), (pad, pad)))
+    taps = np.stack([padded[:, i * dilation : i * dilation + samples] for i in range(KERNEL_LENGTH)], axis=1)
+    at_twos = taps[:, TWOS[:, 0]] + taps[:, TWOS[:, 1]] + taps[:, TWOS[:, 2]]
+    return 3 * at_twos - taps.sum(axis=1, keepdims=True)
+
+
+def _kernel_features(x: Array, plan: list[tuple[int, int]], biases: Array) -> npt.NDArray[np.float32]:
+    """Each channel's proportions of positive values, after its biases, dilation by dilation."""
+    x = np.asarray(x, dtype=np.float32)
+    parts = []
+    for channel in range(x.shape[1]):
+        column = 0
+        for dilation, per_kernel in plan:
+            outputs = _convolutions(x[:, channel], dilation)  # (rows, 84, samples)
+            cut = biases[channel, column : column + per_kernel * len(TWOS)].reshape(len(TWOS), per_kernel)
+            above = outputs[:, :, np.newaxis, :] > cut[np.newaxis, :, :, np.newaxis]
+            parts.append(above.mean(axis=-1, dtype=np.float32).reshape(len(x), -1))
+            column += per_kernel * len(TWOS)
+    return np.concatenate(parts, axis=1)
+
+
+def _quantiles(start: int, count: int) -> Array:
+    """count quantiles from a low-discrepancy sequence (the golden ratio's multiples, mod 1),
+    continuing it from position start: spread evenly over (0, 1) whatever the count."""
+    return (np.arange(start + 1, start + count + 1) * ((math.sqrt(5) + 1) / 2)) % 1
 
 
 def _window_means(x: Array, points: int) -> Array:

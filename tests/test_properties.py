@@ -215,9 +215,10 @@ recording_arrays = hnp.arrays(
 @settings(max_examples=60, deadline=None)
 @given(recording_arrays, st.sampled_from(transform.FEATURES))
 def test_features_are_finite_float32_rows_whatever_the_chunk_size(x, kind):
-    whole = transform.features(x, kind)
+    fitted = transform.fit(x, kind, channels=1, seed=0)
+    whole = transform.features(x, kind, fitted=fitted)
     with mock.patch.object(transform, "CHUNK_BYTES", 1):  # one recording per chunk
-        row_by_row = transform.features(x, kind)
+        row_by_row = transform.features(x, kind, fitted=fitted)
 
     assert whole.dtype == np.float32 and whole.shape[0] == len(x) and np.isfinite(whole).all()
     np.testing.assert_allclose(whole, row_by_row, rtol=1e-6, atol=1e-6)

@@ -155,7 +155,8 @@ class ServedModel:
 def checked_metadata(metadata: Any) -> list[int]:
     """The model input's shape, once every field a request depends on is of its kind: names
     a list of strings; the transform one of transform.FEATURES; channels a whole number;
-    mean and std numbers of the features' shape. ValueError or TypeError says which is not."""
+    mean and std numbers of the features' shape; kernels' biases, one row per channel.
+    ValueError or TypeError says which is not."""
     spec = metadata["features"]
     shape, recording = spec["shape"], metadata["input_shape"]
     for sizes in (shape, recording):
@@ -177,4 +178,16 @@ def checked_metadata(metadata: Any) -> list[int]:
             raise ValueError(f"{name} is not {'x'.join(map(str, shape))} finite numbers, the features' shape")
     if not (np.asarray(spec["std"], dtype=np.float64).astype(np.float32) > 0).all():
         raise ValueError("std holds values that are not above 0")
+    if spec["transform"] == "kernels":
+        fitted = spec["fitted"]
+        channels = recording[0] if len(recording) == 2 else spec["channels"]
+        if [fitted["channels"], fitted["samples"]] != [channels, math.prod(recording) // channels]:
+            raise ValueError("the kernels were fitted to recordings of another shape")
+        plan = np.asarray(fitted["plan"], dtype=np.float64)
+        if plan.ndim != 2 or plan.shape[1] != 2 or not (plan >= 1).all() or (plan != np.round(plan)).any():
+            raise ValueError("the kernels' plan is not (dilation, count) pairs of whole numbers")
+        with np.errstate(over="ignore"):
+            biases = np.asarray(fitted["biases"], dtype=np.float64).astype(np.float32)
+        if biases.shape != (channels, shape[0] // channels) or not np.isfinite(biases).all():
+            raise ValueError(f"the kernels' biases are not {channels}x{shape[0] // channels} finite numbers")
     return shape

@@ -1,0 +1,95 @@
+"""features=kernels: MiniRocket's random convolutions, fitted to the training rows, saved with the model."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from conftest import replace_training_file
+from container import transform
+from container.sagemaker_env import UserError
+
+
+def recordings(rows: int = 12, channels: int = 2, samples: int = 120, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(rows, channels, samples)).astype(np.float32)
+
+
+def test_the_biases_are_the_same_for_the_same_rows_and_seed():
+    x = recordings()
+
+    first, again = (transform.fit(x, "kernels", 1, seed=7) for _ in range(2))
+
+    assert first == again
+
+
+def test_another_seed_draws_other_biases():
+    x = recordings()
+
+    assert transform.fit(x, "kernels", 1, seed=7) != transform.fit(x, "kernels", 1, seed=8)
+
+
+def test_the_other_transforms_fit_nothing():
+    assert [transform.fit(recordings(), kind, 1, seed=7) for kind in ("timefreq", "fft", "raw")] == [None] * 3
+
+
+def test_kernels_make_about_ten_thousand_proportions_shared_between_the_channels():
+    x = recordings(channels=4)
+
+    features = transform.features(x, "kernels", fitted=transform.fit(x, "kernels", 1, seed=0))
+
+    assert features.shape == (len(x), transform.width(x.shape[1:], "kernels"))
+    assert 9_000 <= features.shape[1] <= transform.KERNEL_FEATURES
+    assert ((features >= 0) & (features <= 1)).all()
+
+
+def test_concatenated_rows_split_by_channels_give_the_features_of_their_3d_array():
+    x = recordings(channels=3)
+    flat = x.reshape(len(x), -1)
+
+    fitted = transform.fit(x, "kernels", 1, seed=0)
+
+    assert transform.fit(flat, "kernels", 3, seed=0) == fitted
+    np.testing.assert_array_equal(
+        transform.features(flat, "kernels", 3, fitted), transform.features(x, "kernels", 1, fitted)
+    )
+
+
+def test_a_row_shifted_in_time_keeps_most_of_its_features():
+    # proportions over every position: a shape counts wherever it falls
+    x = recordings(rows=1, channels=1, samples=400)
+    fitted = transform.fit(x, "kernels", 1, seed=0)
+    shifted = np.roll(x, 37, axis=2)
+
+    before, after = (transform.features(rows, "kernels", fitted=fitted) for rows in (x, shifted))
+
+    assert np.abs(before - after).mean() < 0.02
+
+
+def test_kernels_without_their_fitted_biases_are_refused_in_one_line():
+    with pytest.raises(UserError, match="features=kernels needs the biases fitted to the training rows"):
+        transform.features(recordings(), "kernels")
+
+
+def test_biases_fitted_to_recordings_of_another_shape_are_refused_in_one_line():
+    fitted = transform.fit(recordings(samples=120), "kernels", 1, seed=0)
+
+    with pytest.raises(UserError, match="the kernels were fitted to recordings of 2x120, not 2x300"):
+        transform.features(recordings(samples=300), "kernels", fitted=fitted)
+
+
+def test_a_model_trained_on_kernels_saves_the_biases_that_serving_applies(opt_ml, sample_data):
+    replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
+    opt_ml.hyperparameters({"epochs": "1", "features": "kernels"})
+
+    result = opt_ml.run()
+
+    assert result.returncode == 0, result.stderr
+    spec = opt_ml.metadata()["features"]
+    x = np.asarray(sample_data["x_train"], dtype=np.float32)
+    assert spec["fitted"] == json.loads(json.dumps(transform.fit(x, "kernels", 1, seed=42)))
+    assert spec["fitted"]["plan"][0] == [1, spec["fitted"]["plan"][0][1]]  # dilations from 1
+    served = transform.model_input(x[:3], spec)
+    assert served.shape == (3, spec["shape"][0]) and np.isfinite(served).all()
