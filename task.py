@@ -45,6 +45,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     # training: the loop in container/ reads these names
     "epochs": 100,
     "patience": 10,  # stop after this many epochs without a better EARLY_STOPPING metric; 0: run every epoch
+    "refit": 0,  # 1: then train a new network on training and validation rows for the epochs kept
     "batch_size": 0,  # rows per training step; 0: an eighth of the rows, from 32 to 1024
     "learning_rate": 0.001,  # Adam's step size
     "precision": "auto",  # auto: bfloat16 on CPUs with bfloat16 instructions (AMX, AVX512-BF16), else float32
@@ -59,6 +60,7 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "members": (1, 16),
     "epochs": (1, 100_000),
     "patience": (0, 100_000),
+    "refit": (0, 1),
     "batch_size": (0, 1_000_000),
     "learning_rate": (1e-7, 10.0),
     "precision": ("auto", "float32", "bfloat16"),

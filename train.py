@@ -22,6 +22,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 import task
 from container import loop, training_data
 from container.checkpoint import Checkpoints
@@ -93,6 +95,7 @@ def main() -> int:
         distribution, keras = start_distribution(job, data)
         model, history, checkpoints = build(job, data, keras, distribution)
         kept_epoch = train(job, data, keras, model, history, checkpoints, distribution)
+        model = refit(job, data, keras, distribution, kept_epoch) or model
         publish(job, data, keras, model, history, kept_epoch)
         release_failure_space(job_paths)
     except Stopped as stopped:
@@ -340,6 +343,52 @@ def publish(
     write_atomically(job.paths.output_data / HISTORY_FILE, history_csv(rows))
     publish_model(job.paths.model, model, metadata)
     print(f"model saved to {job.paths.model / MODEL_FILE}", flush=True)
+
+
+def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution, kept_epoch: int) -> Any:
+    """refit=1: once early stopping has chosen the epoch count, a fresh network (same seed)
+    trained that many epochs on the training and validation rows together, so the rows held
+    out for validation train too. None when refit is off or there are no validation rows.
+
+    Its epochs are logged as refit=N/M, which the metric definitions do not read, and are
+    not checkpointed: a job stopped while refitting refits again when it resumes.
+    """
+    hyperparameters = job.hyperparameters
+    # .get: a task.py of your own may leave refit out
+    if not hyperparameters.get("refit") or not distribution.all_reduce(len(data["x_val"]))[0]:
+        return None
+    keras.utils.set_random_seed(hyperparameters["seed"])
+    with distribution.strategy.scope():
+        model = task.build_model(keras, hyperparameters, tuple(data["x_train"].shape[1:]), data["names"])
+    rows = {
+        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
+        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
+        "x_val": data["x_val"][:0],
+        "y_val": data["y_val"][:0],
+    }
+    print(
+        f"refit: a new network on {len(rows['x_train'])} training and validation rows, epochs={kept_epoch}",
+        flush=True,
+    )
+
+    def after_epoch(row: dict[str, float]) -> bool:
+        print(
+            format_epoch_line(row["epoch"], kept_epoch, row, row["time"]).replace("epoch=", "refit=", 1),
+            flush=True,
+        )
+        if not all(math.isfinite(value) for value in row.values()):
+            raise UserError(
+                f"refitting diverged in epoch {row['epoch']}: lower learning_rate, or set refit=0"
+            )
+        return False
+
+    settings = {**hyperparameters, "epochs": kept_epoch}
+    metrics = task.metrics(keras)
+    if loop.fit(keras, model, rows, metrics, settings, 0, after_epoch, job.stop_requested, distribution):
+        raise Stopped(
+            f"stopped by SIGTERM while refitting, after the {kept_epoch} epochs chosen; no model written"
+        )
+    return model
 
 
 def weight_shapes(model: Any) -> list[tuple[int, ...]]:
