@@ -48,7 +48,7 @@ from aws.context import (
     run_command,
 )
 from aws.defaults import IMAGE, INSTANCE_TYPE, LOCAL_OUTPUT, MAX_RUN, SAMPLE_DATA, VOLUME_SIZE
-from container.sagemaker_env import UserError, metric_definitions, parse_hyperparameters
+from container.sagemaker_env import TENSORBOARD_PATH, UserError, metric_definitions, parse_hyperparameters
 from task import ACCEPTED, HYPERPARAMETERS, METRICS
 
 INPUT_MODES = ("File", "FastFile")  # Pipe is not: train.py reads files
@@ -443,7 +443,7 @@ def new_estimator(job: Job, session: Any) -> Any:
         use_spot_instances=job.max_wait is not None,
         max_wait=job.max_wait,
         checkpoint_s3_uri=job.checkpoint_uri,
-        tensorboard_output_config=TensorBoardOutputConfig(job.tensorboard_uri, "/opt/ml/output/tensorboard")
+        tensorboard_output_config=TensorBoardOutputConfig(job.tensorboard_uri, TENSORBOARD_PATH)
         if job.tensorboard_uri
         else None,
         sagemaker_session=session,

@@ -148,7 +148,9 @@ def print_new_events(logs: Any, streams: list[str], tokens: dict[str, str]) -> N
         print(f"{host}{message}", flush=True)
 
 
-def follow(job: dict[str, Any], sagemaker: Any, logs: Any, region: str) -> int:
+def follow(job: dict[str, Any], sagemaker: Any, logs: Any, region: str, required: bool = True) -> int:
+    """Prints the job's log as it comes, until the job ends; a job that wrote none is an
+    error unless not required (make submit SDK=3 waits through this)."""
     name = job["TrainingJobName"]
     tokens: dict[str, str] = {}
     followed = False
@@ -169,7 +171,7 @@ def follow(job: dict[str, Any], sagemaker: Any, logs: Any, region: str) -> int:
         time.sleep(POLL_SECONDS)
         streams = log_streams(logs, name)
         print_new_events(logs, streams, tokens)
-    if not streams:
+    if not streams and required:
         raise UserError(
             f"no log stream {name}/... in {LOG_GROUP} in {region}: the job ({job['TrainingJobStatus']}) "
             f"wrote none, or they were deleted (make status JOB={name} tells more)"

@@ -158,6 +158,8 @@ def tune(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.local:
         raise UserError("tuning runs on SageMaker only: drop LOCAL")
+    if args.tensorboard:
+        raise UserError("a tuning job's training jobs take no TensorBoard output: drop TENSORBOARD")
     max_jobs, max_parallel = args.max_jobs or MAX_JOBS, args.max_parallel or MAX_PARALLEL
     if max_parallel > max_jobs:
         raise UserError(f"MAX_PARALLEL={max_parallel} is more than MAX_JOBS={max_jobs}")

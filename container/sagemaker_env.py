@@ -27,6 +27,8 @@ from typing import Any
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.csv"
+# The LocalPath of a job's TensorBoardOutputConfig: Paths.tensorboard inside the container
+TENSORBOARD_PATH = "/opt/ml/output/tensorboard"
 
 # The failure reason in UTF-8 at its longest (4 bytes a character, and a newline), in blocks.
 FAILURE_RESERVE_BYTES = 8192

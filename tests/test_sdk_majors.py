@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,8 +38,9 @@ ONLY_V2 = {"DebugHookConfig", "ProfilerConfig"}
 # A tuning job's instances: v2 sends the newer HyperParameterTuningResourceConfig, v3 the
 # ResourceConfig of a training job; SageMaker takes either, with the same three fields.
 TUNING_RESOURCES = {"2": "HyperParameterTuningResourceConfig", "3": "ResourceConfig"}
+# a tuning job's training jobs take every setting but TensorBoard's
 TUNING_SETTINGS = (
-    *SETTINGS,
+    *(setting for setting in SETTINGS if not setting.startswith("TENSORBOARD=")),
     "MAX_JOBS=6",
     "MAX_PARALLEL=3",
     "RANGES=learning_rate=0.0003:0.003 patience=2:9",
@@ -174,6 +176,29 @@ def test_both_majors_host_the_training_jobs_image_and_model_with_every_setting(h
     }
     [variant] = hostings_sent["3"]["CreateEndpointConfig"]["ProductionVariants"]
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.c5.xlarge", 2)
+
+
+@pytest.mark.parametrize("target", ["submit", "tune", "deploy"])
+def test_sdk_3_refuses_the_sdk_config_files_resource_defaults_which_it_would_not_apply(aws: Aws, target):
+    # v2 sends a TrainingJob's or Model's VpcConfig from the config file; v3 would leave it out
+    config = Path(aws.env["SAGEMAKER_USER_CONFIG_OVERRIDE"])
+    config.write_text(
+        config.read_text()
+        + "  TrainingJob:\n    VpcConfig:\n      SecurityGroupIds: [sg-0123456789abcdef0]\n"
+        + "      Subnets: [subnet-0123456789abcdef0]\n"
+        + "  Model:\n    EnableNetworkIsolation: true\n"
+    )
+    assert aws.run("make", "-s", "upload").returncode == 0
+    aws.training_job(TRAINED, f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/eeg:v1")
+    settings = {"submit": SETTINGS, "tune": TUNING_SETTINGS, "deploy": DEPLOY_SETTINGS}[target]
+
+    result = aws.run("make", "-s", target, "SDK=3", "DRY_RUN=1", *settings, timeout=900)
+
+    assert result.returncode != 0
+    assert (
+        "error: the SageMaker SDK config file sets defaults for TrainingJob, Model, which SDK v3 "
+        "does not apply (v2 does)"
+    ) in result.stderr
 
 
 def test_make_tune_and_deploy_sdk_3_create_what_they_name(aws: Aws):

@@ -163,7 +163,7 @@ def test_submit_waits_for_the_job_by_default_and_reports_its_status(defaults: La
     assert defaults.submit.stdout.splitlines()[-1] == "status: Completed"  # moto's jobs end at once
 
 
-@sdk_2_only("v3's TrainingJob.wait prints its progress on a terminal only")
+@sdk_2_only("v2's wait prints SageMaker's progress messages; under v3 make submit prints the job's log alone")
 def test_submit_under_sdk_2_prints_the_jobs_progress_as_it_waits(defaults: Launch) -> None:
     assert "Preparing the instances for training" in defaults.submit.stdout
 

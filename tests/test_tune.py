@@ -89,6 +89,7 @@ def test_make_tune_creates_the_tuning_job(aws: Aws):
         ),
         ("MAX_PARALLEL=20", "MAX_PARALLEL=20 is more than MAX_JOBS=10"),
         ("LOCAL=1", "tuning runs on SageMaker only"),
+        ("TENSORBOARD=1", "a tuning job's training jobs take no TensorBoard output: drop TENSORBOARD"),
     ],
 )
 def test_a_bad_tuning_setting_is_one_error_line_and_sends_nothing(aws: Aws, setting, words):
