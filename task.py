@@ -36,11 +36,13 @@ from container.sagemaker_env import UserError
 
 HYPERPARAMETERS: dict[str, Any] = {
     # data
-    "features": "timefreq",  # timefreq: time course and spectrum per channel; fft; raw; recording; kernels
+    # timefreq: time course and spectrum per channel; fft; raw; recording; kernels; timefreq+kernels
+    "features": "timefreq",
     "channels": 1,  # channels each 2-D row concatenates, one after another; 3-D arrays give their own
     "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
     # model
-    "model": "mlp",  # mlp: the original Dense 1024-512-256-64, tanh; cnn: 1-D convolutions, two classes
+    # mlp: the original Dense 1024-512-256-64, tanh; linear: no hidden layers; cnn: 1-D convolutions
+    "model": "mlp",
     "members": 1,  # mlp networks side by side, trained on their averaged prediction (see build_model)
     # training: the loop in container/ reads these names
     "epochs": 100,
@@ -56,7 +58,7 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "features": transform.FEATURES,
     "channels": (1, 10_000),
     "validation_fraction": (0.0, 0.9),
-    "model": ("mlp", "cnn"),
+    "model": ("mlp", "cnn", "linear"),
     "members": (1, 16),
     "epochs": (1, 100_000),
     "patience": (0, 100_000),
@@ -127,7 +129,7 @@ def perceptron(
     keras: Any, hyperparameters: dict[str, Any], input_shape: tuple[int, ...], names: list[str]
 ) -> Any:
     """mlp, uncompiled: the original network, Dense 1024-512-256-64 with tanh and a softmax
-    over the names.
+    over the names; linear: the softmax alone, straight on the features.
 
     members > 1 puts that many networks of that shape side by side, each with weights of
     its own, and averages their softmaxes: one model, trained on the averaged prediction.
@@ -135,11 +137,14 @@ def perceptron(
     Why 3 members help and why Keras's default initialiser is kept: docs/performance.md.
     """
     members = hyperparameters["members"]
+    if hyperparameters["model"] == "linear" and members != 1:
+        raise UserError("members sets side-by-side copies of model=mlp: leave it at 1 with model=linear")
     layers = [keras.Input(shape=input_shape)]
     if len(input_shape) > 1:  # features=recording: the channels one after another, as raw gives them
         layers.append(keras.layers.Flatten())
+    hidden = () if hyperparameters["model"] == "linear" else HIDDEN_UNITS
     if members == 1:
-        layers += [keras.layers.Dense(units, activation="tanh") for units in HIDDEN_UNITS]
+        layers += [keras.layers.Dense(units, activation="tanh") for units in hidden]
         layers += [keras.layers.Dense(len(names), activation="softmax", dtype="float32")]
         model = keras.Sequential(layers, name="eeg_mlp")
     else:

@@ -178,7 +178,7 @@ def checked_metadata(metadata: Any) -> list[int]:
             raise ValueError(f"{name} is not {'x'.join(map(str, shape))} finite numbers, the features' shape")
     if not (np.asarray(spec["std"], dtype=np.float64).astype(np.float32) > 0).all():
         raise ValueError("std holds values that are not above 0")
-    if spec["transform"] == "kernels":
+    if "kernels" in spec["transform"].split("+"):
         fitted = spec["fitted"]
         channels = recording[0] if len(recording) == 2 else spec["channels"]
         if [fitted["channels"], fitted["samples"]] != [channels, math.prod(recording) // channels]:
@@ -188,6 +188,7 @@ def checked_metadata(metadata: Any) -> list[int]:
             raise ValueError("the kernels' plan is not (dilation, count) pairs of whole numbers")
         with np.errstate(over="ignore"):
             biases = np.asarray(fitted["biases"], dtype=np.float64).astype(np.float32)
-        if biases.shape != (channels, shape[0] // channels) or not np.isfinite(biases).all():
-            raise ValueError(f"the kernels' biases are not {channels}x{shape[0] // channels} finite numbers")
+        per_channel = len(transform.TWOS) * int(plan[:, 1].sum())
+        if biases.shape != (channels, per_channel) or not np.isfinite(biases).all():
+            raise ValueError(f"the kernels' biases are not {channels}x{per_channel} finite numbers")
     return shape

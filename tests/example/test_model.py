@@ -7,10 +7,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import task
+from container.sagemaker_env import UserError
 from test_loop import fitted, float32_policy, two_classes  # the loop's own test helpers
 
 __all__ = ["float32_policy"]  # autouse: every test here starts in float32
@@ -21,8 +23,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def build(width: int, classes: int, members: int = 1) -> keras.Model:
-    hyperparameters = {**task.HYPERPARAMETERS, "members": members}
+def build(width: int, classes: int, members: int = 1, model: str = "mlp") -> keras.Model:
+    hyperparameters = {**task.HYPERPARAMETERS, "members": members, "model": model}
     return task.build_model(keras, hyperparameters, (width,), [str(name) for name in range(classes)])
 
 
@@ -33,6 +35,19 @@ def test_one_member_is_the_original_network():
     assert [layer.units for layer in dense] == [1024, 512, 256, 64, 2]
     assert [layer.activation.__name__ for layer in dense] == ["tanh"] * 4 + ["softmax"]
     assert len(model.layers) == 5
+
+
+def test_the_linear_model_is_a_softmax_straight_on_the_features():
+    model = build(8, 3, model="linear")
+
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [(layer.units, layer.activation.__name__) for layer in dense] == [(3, "softmax")]
+    assert model.count_params() == 8 * 3 + 3
+
+
+def test_members_of_the_linear_model_are_refused_in_one_line():
+    with pytest.raises(UserError, match="leave it at 1 with model=linear"):
+        build(8, 2, members=2, model="linear")
 
 
 def test_several_members_predict_the_mean_of_their_own_networks():
