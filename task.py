@@ -36,8 +36,7 @@ from container.sagemaker_env import UserError
 
 HYPERPARAMETERS: dict[str, Any] = {
     # data
-    # timefreq: time course and spectrum per channel; fft; raw; recording; kernels; timefreq+kernels
-    "features": "timefreq",
+    "features": "timefreq",  # timefreq: time course and spectrum per channel; fft; raw; recording; kernels
     "channels": 1,  # channels each 2-D row concatenates, one after another; 3-D arrays give their own
     "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
     # model

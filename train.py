@@ -135,7 +135,7 @@ def prepare_data(job: Job) -> dict[str, Any]:
     """The task's inputs and targets. With FullyReplicated input every host holds every file
     and trains on its share of the rows; with ShardedByS3Key each trains on all of its own."""
     hosts = job.hosts
-    if hosts.size > 1 and job.sharded and "kernels" in job.hyperparameters["features"].split("+"):
+    if hosts.size > 1 and job.sharded and job.hyperparameters["features"] == "kernels":
         raise UserError(
             "features=kernels fits its biases to the training rows, and sharded hosts each hold "
             "other rows: use DISTRIBUTION=replicated (FullyReplicated), or other features"

@@ -69,7 +69,7 @@ def load_data(
                 f"{shape}: they must match"
             )
         # read from disk as it is transformed, only features stay; kernels' can outgrow the recordings
-        if isinstance(rows.x, np.memmap) or "kernels" in kind.split("+"):
+        if isinstance(rows.x, np.memmap) or kind == "kernels":
             nbytes = len(rows.x) * transform.width(shape, kind, n_channels) * 4
             budget.claim(f"the {kind} features of {len(rows.x)} {name} recordings", nbytes)
         features = transform.features(rows.x, kind, n_channels, fitted)

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from container.sagemaker_env import UserError
 
-FEATURES = ("timefreq", "fft", "raw", "recording", "kernels", "timefreq+kernels")
+FEATURES = ("timefreq", "fft", "raw", "recording", "kernels")
 TIMEFREQ_POINTS = 32  # time-course points and spectrum bands per channel in timefreq (chosen by 5-fold CV)
 CHUNK_BYTES = 64 * 2**20  # rows are transformed this many input bytes at a time
 Array = npt.NDArray[Any]
@@ -67,8 +67,6 @@ def features(
     """
     if kind not in FEATURES:
         raise UserError(f"unknown feature transform '{kind}': use one of {', '.join(FEATURES)}")
-    if "+" in kind:
-        return np.concatenate([features(x, part, channels, fitted) for part in kind.split("+")], axis=1)
     x = by_channel(x, channels)
     if kind == "recording":
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -91,7 +89,7 @@ def fit(x: Array, kind: str, channels: int, seed: int) -> dict[str, Any] | None:
     recordings' shape, the (dilation, biases per kernel) plan, and the biases, each a
     quantile of one training row's convolution with its kernel (the row drawn by seed);
     None for the other transforms, which fit nothing."""
-    if "kernels" not in kind.split("+"):
+    if kind != "kernels":
         return None
     x = by_channel(x[:FIT_ROWS], channels)
     rows, count, samples = x.shape
@@ -150,8 +148,6 @@ def kernel_plan(samples: int, channels: int) -> list[tuple[int, int]]:
 
 def width(recording_shape: tuple[int, ...], kind: str, channels: int = 1) -> int:
     """How many features kind makes of one recording of this shape."""
-    if "+" in kind:
-        return sum(width(recording_shape, part, channels) for part in kind.split("+"))
     shape = by_channel(np.zeros((1, *recording_shape), dtype=np.float32), channels).shape[1:]
     if kind in ("raw", "recording"):
         return math.prod(shape)

@@ -58,22 +58,6 @@ def test_concatenated_rows_split_by_channels_give_the_features_of_their_3d_array
     )
 
 
-def test_timefreq_and_kernels_together_are_timefreqs_features_then_kernels():
-    x = recordings(channels=3)
-    fitted = transform.fit(x, "timefreq+kernels", 1, seed=0)
-
-    both = transform.features(x, "timefreq+kernels", fitted=fitted)
-
-    assert fitted == transform.fit(x, "kernels", 1, seed=0)
-    assert both.shape == (len(x), transform.width(x.shape[1:], "timefreq+kernels"))
-    np.testing.assert_array_equal(
-        both,
-        np.concatenate(
-            [transform.features(x, "timefreq"), transform.features(x, "kernels", fitted=fitted)], axis=1
-        ),
-    )
-
-
 def test_a_row_shifted_in_time_keeps_most_of_its_features():
     # proportions over every position: a shape counts wherever it falls
     x = recordings(rows=1, channels=1, samples=400)
@@ -97,10 +81,9 @@ def test_biases_fitted_to_recordings_of_another_shape_are_refused_in_one_line():
         transform.features(recordings(samples=300), "kernels", fitted=fitted)
 
 
-@pytest.mark.parametrize("kind", ["kernels", "timefreq+kernels"])
-def test_a_model_trained_on_kernels_saves_the_biases_that_serving_applies(opt_ml, sample_data, kind):
+def test_a_model_trained_on_kernels_saves_the_biases_that_serving_applies(opt_ml, sample_data):
     replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
-    opt_ml.hyperparameters({"epochs": "1", "features": kind})
+    opt_ml.hyperparameters({"epochs": "1", "features": "kernels"})
 
     result = opt_ml.run()
 

@@ -37,8 +37,6 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "refit": {"refit": "1"},
     "kernels": {"features": "kernels"},
     "kernels+refit": {"features": "kernels", "refit": "1"},
-    "timefreq+kernels": {"features": "timefreq+kernels"},
-    "timefreq+kernels+refit": {"features": "timefreq+kernels", "refit": "1"},
     "kernels+linear": {"features": "kernels", "model": "linear"},
     "kernels+linear+refit": {"features": "kernels", "model": "linear", "refit": "1"},
 }

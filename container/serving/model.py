@@ -178,7 +178,7 @@ def checked_metadata(metadata: Any) -> list[int]:
             raise ValueError(f"{name} is not {'x'.join(map(str, shape))} finite numbers, the features' shape")
     if not (np.asarray(spec["std"], dtype=np.float64).astype(np.float32) > 0).all():
         raise ValueError("std holds values that are not above 0")
-    if "kernels" in spec["transform"].split("+"):
+    if spec["transform"] == "kernels":
         fitted = spec["fitted"]
         channels = recording[0] if len(recording) == 2 else spec["channels"]
         if [fitted["channels"], fitted["samples"]] != [channels, math.prod(recording) // channels]:
