@@ -39,6 +39,18 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "kernels+refit": {"features": "kernels", "refit": "1"},
     "kernels+linear": {"features": "kernels", "model": "linear"},
     "kernels+linear+refit": {"features": "kernels", "model": "linear", "refit": "1"},
+    "kernels+linear+refit+lr0.003": {
+        "features": "kernels",
+        "model": "linear",
+        "refit": "1",
+        "learning_rate": "0.003",
+    },
+    "kernels+linear+refit+lr0.0003": {
+        "features": "kernels",
+        "model": "linear",
+        "refit": "1",
+        "learning_rate": "0.0003",
+    },
 }
 
 
