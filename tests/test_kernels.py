@@ -46,6 +46,57 @@ def test_kernels_make_about_ten_thousand_proportions_shared_between_the_channels
     assert ((features >= 0) & (features <= 1)).all()
 
 
+def test_a_feature_is_the_share_of_positions_where_its_kernel_beats_its_bias():
+    x = recordings(rows=3, channels=1, samples=50)
+    fitted = transform.fit(x, "kernels", 1, seed=0)
+    (_, first_count), (dilation, per_kernel) = fitted["plan"][:2]
+    kernel, first_column = (
+        5,
+        first_count * len(transform.TWOS),
+    )  # the second dilation's columns follow the first's
+    weights = np.full(9, -1.0)
+    weights[transform.TWOS[kernel]] = 2.0
+    padded = np.pad(x[:, 0].astype(np.float64), ((0, 0), (4 * dilation, 4 * dilation)))
+    convolved = sum(weights[i] * padded[:, i * dilation : i * dilation + 50] for i in range(9))
+    bias = fitted["biases"][0][first_column + kernel * per_kernel]
+
+    features = transform.features(x, "kernels", fitted=fitted)
+
+    np.testing.assert_allclose(
+        features[:, first_column + kernel * per_kernel], (convolved > bias).mean(axis=1), atol=1 / 50
+    )
+
+
+def test_rows_transformed_together_get_the_features_each_gets_alone():
+    x = recordings(rows=40, channels=2, samples=900)  # more rows than a chunk holds
+    fitted = transform.fit(x, "kernels", 1, seed=0)
+
+    together = transform.features(x, "kernels", fitted=fitted)
+
+    np.testing.assert_array_equal(together[[0, 39]], transform.features(x[[0, 39]], "kernels", fitted=fitted))
+
+
+def test_a_served_spec_with_arrays_gives_the_features_its_json_gives():
+    x = recordings()
+    fitted = transform.fit(x, "kernels", 1, seed=0)
+    mean, std = transform.standardisation(transform.features(x, "kernels", fitted=fitted))
+    spec = json.loads(
+        json.dumps(
+            {
+                "transform": "kernels",
+                "channels": 1,
+                "fitted": fitted,
+                "mean": mean.tolist(),
+                "std": std.tolist(),
+            }
+        )
+    )
+
+    np.testing.assert_array_equal(
+        transform.model_input(x, transform.loaded(spec)), transform.model_input(x, spec)
+    )
+
+
 def test_concatenated_rows_split_by_channels_give_the_features_of_their_3d_array():
     x = recordings(channels=3)
     flat = x.reshape(len(x), -1)

@@ -41,6 +41,7 @@ class ServedModel:
         try:
             metadata = json.loads((model_dir / METADATA_FILE).read_text())
             shape = checked_metadata(metadata)
+            metadata["features"] = transform.loaded(metadata["features"])
         except (ValueError, KeyError, TypeError, RecursionError) as error:
             reason = "nested too deeply" if isinstance(error, RecursionError) else one_line(str(error))
             raise UserError(f"{model_dir / METADATA_FILE} is damaged ({reason}): train again") from None
