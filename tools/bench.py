@@ -36,7 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +43,10 @@ import numpy as np
 
 import task
 from aws.predict import request_bodies
-from container import holdout, loop, transform
-from tools import collection, collection_bench
+from container import loop, transform
+from tools import collection, collection_bench, recipe, runs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = runs.ROOT
 SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
 LOAD_REQUESTS, LOAD_CONCURRENCY = 10_000, 16
 TARGET_VAL_ACCURACY = 0.8  # the fixed level time-to-accuracy waits for
@@ -56,16 +55,9 @@ TARGET_VAL_ACCURACY = 0.8  # the fixed level time-to-accuracy waits for
 TIMING_RUNS = 3
 THROUGHPUT_ROWS = 8192
 REAL_SETS = ("Blink", "SelfRegulationSCP1")
-# The 2018 recipe in today's hyperparameters; it also fed Keras's fit numpy arrays (below).
-ORIGINAL = {
-    **task.HYPERPARAMETERS,
-    "features": "fft",
-    "members": 1,
-    "batch_size": 32,
-    "epochs": 100,
-    "patience": 0,
-    "precision": "float32",
-}
+# task.py's defaults before the collection's cross-validation chose today's (issue 22): the
+# serving target is within 2x of their requests/s
+PREVIOUS_DEFAULTS = {"features": "timefreq", "model": "mlp", "refit": "0"}
 
 
 def main() -> None:
@@ -105,7 +97,7 @@ def main() -> None:
         results["collection"] = collection_bench.measure(keras, args.collection.split(","))
     results["memory"] = peak_memory()
     results["make_local"] = make_local_time()
-    results["serving"] = serving_load()  # serves the model make local just trained
+    results["serving"] = serving_load()  # serves the model make local just trained, and the previous
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
 
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -148,15 +140,20 @@ def throughput(keras: Any, gflops: float) -> dict[str, Any]:
     x = rng.standard_normal((THROUGHPUT_ROWS, 2000), dtype=np.float32)
     y = rng.integers(0, 2, THROUGHPUT_ROWS)
     results = {}
-    for name, config in (("original", ORIGINAL), ("default", task.HYPERPARAMETERS)):
-        features = standardised(transform.features(x, config["features"]))
-        model = compiled(keras, config, features.shape[1])
+    for name, config in (("original", recipe.ORIGINAL), ("default", task.HYPERPARAMETERS)):
+        fitted = transform.fit(x, config["features"], 1, config["seed"])
+        features = standardised(transform.features(x, config["features"], 1, fitted))
+        model = recipe.compiled(keras, config, features.shape[1])
         batch_size = loop.training_batch_size(config["batch_size"], len(x))
-        seconds = epoch_seconds(keras, model, name, features, y, batch_size, epochs=3)
+        if name == "original":
+            seconds = recipe.epoch_seconds(keras, model, features, y, batch_size, epochs=3)
+        else:
+            seconds = loop_epoch_seconds(keras, model, features, y, batch_size, epochs=3)
         samples_per_s = len(x) / statistics.median(seconds[1:])  # the first epoch compiles
         roofline = gflops * 1e9 / (6 * model.count_params())
         results[name] = {
             "features": config["features"],
+            "model": config["model"],
             "precision": keras.mixed_precision.global_policy().compute_dtype,
             "batch_size": batch_size,
             "parameters": model.count_params(),
@@ -171,68 +168,17 @@ def standardised(features: np.ndarray) -> np.ndarray:
     return transform.standardise(features, *transform.standardisation(features))
 
 
-def compiled(keras: Any, config: dict[str, Any], width: int) -> Any:
-    """The network as task.py builds it for these hyperparameters, in their precision."""
-    keras.utils.set_random_seed(config["seed"])
-    loop.use_precision(keras, config["precision"])
-    return task.build_model(keras, config, (width,), ["0", "1"])
-
-
-def epoch_seconds(
-    keras: Any,
-    model: Any,
-    pipeline: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    epochs: int,
-    validation: tuple[np.ndarray, np.ndarray] | None = None,
-    logs: list[dict[str, float]] | None = None,
-    stop_at: float | None = None,
+def loop_epoch_seconds(
+    keras: Any, model: Any, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: int
 ) -> list[float]:
-    """Each epoch's wall time: the original's fit on numpy arrays, or container/loop.py's fit().
-
-    stop_at ends the original's fit once validation accuracy reaches it.
-    """
-    times: list[float] = []
-    if pipeline == "original":
-
-        class EpochTimer(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch: int, log: dict | None = None) -> None:
-                self.started = time.perf_counter()
-
-            def on_epoch_end(self, epoch: int, log: dict | None = None) -> None:
-                times.append(time.perf_counter() - self.started)
-                if logs is not None:
-                    logs.append(dict(log or {}))
-                if stop_at is not None and round((log or {}).get("val_accuracy", 0.0), 3) >= stop_at:
-                    self.model.stop_training = True
-
-        # The 2018 recipe's compile, which asked Keras's fit to log accuracy too.
-        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
-        model.fit(
-            x,
-            keras.utils.to_categorical(y, 2),
-            batch_size=batch_size,
-            epochs=epochs,
-            validation_data=None
-            if validation is None
-            else (validation[0], keras.utils.to_categorical(validation[1], 2)),
-            verbose=0,
-            callbacks=[EpochTimer()],
-        )
-        return times
+    """Each epoch's wall time in container/loop.py's fit(), as ./train trains."""
     one_hot = np.eye(2, dtype=np.float32)
-    data = {"x_train": x, "y_train": one_hot[y]}
-    data["x_val"], data["y_val"] = (
-        (validation[0], one_hot[validation[1]]) if validation is not None else (x[:0], one_hot[y[:0]])
-    )
+    data = {"x_train": x, "y_train": one_hot[y], "x_val": x[:0], "y_val": one_hot[y[:0]]}
     config = {**task.HYPERPARAMETERS, "epochs": epochs, "batch_size": batch_size}
+    times: list[float] = []
 
     def after_epoch(row: dict[str, float]) -> bool:
         times.append(row["time"])
-        if logs is not None:
-            logs.append(row)
         return False
 
     loop.fit(keras, model, data, task.metrics(keras), config, 0, after_epoch, [])
@@ -259,18 +205,16 @@ def time_to_accuracy(keras: Any, data: collection.RealSet) -> dict[str, Any]:
     accuracies come from the first run and times are the median over runs. Repeats of the
     original stop at the best validation accuracy its first run reached.
     """
-    inputs = original_inputs(data)
-
-    def original_run(stop_at: float | None) -> tuple[Curve, Any]:
-        return run_original(keras, inputs, data.y_train, stop_at)
-
-    curve, model = original_run(None)
-    original_test = original_test_accuracy(keras, model, inputs, data.y_test)
+    inputs = recipe.inputs(data)
+    curve, model = recipe.run(keras, inputs, data.y_train)
+    original_test = recipe.test_accuracy(keras, model, inputs, data.y_test)
     # The level the original reaches at its best shows how long each recipe takes to train
     # a model as good as the original's. The fixed level is passed in the first epoch or
     # two on small sets, where start-up (tracing the training function) is most of the time.
     best = round(max(accuracy for _, accuracy in curve), 3)
-    original_curves = [curve] + [original_run(best)[0] for _ in range(TIMING_RUNS - 1)]
+    original_curves = [curve] + [
+        recipe.run(keras, inputs, data.y_train, best)[0] for _ in range(TIMING_RUNS - 1)
+    ]
     original = summary(original_curves, float(original_test), best)
     default = train_default(data, best)
     return {
@@ -287,67 +231,7 @@ def time_to_accuracy(keras: Any, data: collection.RealSet) -> dict[str, Any]:
     }
 
 
-Curve = list[tuple[float, float]]  # (training seconds so far, validation accuracy) per epoch
-
-
-@dataclass
-class OriginalInputs:
-    """The original recipe's inputs: fft features standardised on the rows ./train fits on."""
-
-    train: np.ndarray
-    test: np.ndarray
-    fit_rows: np.ndarray
-    val_rows: np.ndarray
-
-
-def original_inputs(data: collection.RealSet) -> OriginalInputs:
-    defaults = task.HYPERPARAMETERS
-    # ./train's split, which finds copies among the default features
-    fitted = transform.fit(data.x_train, defaults["features"], defaults["channels"], defaults["seed"])
-    default_features = transform.features(data.x_train, defaults["features"], defaults["channels"], fitted)
-    fit_rows, val_rows = holdout.validation_split(
-        holdout.digests(default_features), defaults["validation_fraction"], defaults["seed"]
-    )
-    features = transform.features(data.x_train.reshape(len(data.x_train), -1), "fft")
-    mean, std = transform.standardisation(features[fit_rows])
-    assert data.x_test is not None
-    test = transform.features(data.x_test.reshape(len(data.x_test), -1), "fft")
-    return OriginalInputs(
-        transform.standardise(features, mean, std), transform.standardise(test, mean, std), fit_rows, val_rows
-    )
-
-
-def run_original(
-    keras: Any, inputs: OriginalInputs, y_train: np.ndarray, stop_at: float | None = None
-) -> tuple[Curve, Any]:
-    """The original recipe trained in-process: its validation curve and its model."""
-    model = compiled(keras, ORIGINAL, inputs.train.shape[1])
-    logs: list[dict[str, float]] = []
-    seconds = epoch_seconds(
-        keras,
-        model,
-        "original",
-        inputs.train[inputs.fit_rows],
-        y_train[inputs.fit_rows],
-        ORIGINAL["batch_size"],
-        ORIGINAL["epochs"],
-        (inputs.train[inputs.val_rows], y_train[inputs.val_rows]),
-        logs,
-        stop_at,
-    )
-    return as_curve(seconds, [row["val_accuracy"] for row in logs]), model
-
-
-def original_test_accuracy(keras: Any, model: Any, inputs: OriginalInputs, y_test: np.ndarray) -> float:
-    _, accuracy = model.evaluate(inputs.test, keras.utils.to_categorical(y_test, 2), verbose=0)
-    return float(accuracy)
-
-
-def as_curve(seconds: list[float], val_accuracy: list[float]) -> Curve:
-    return list(zip(np.cumsum(seconds).tolist(), val_accuracy, strict=True))
-
-
-def summary(curves: list[Curve], test_accuracy: float, original_best: float) -> dict[str, Any]:
+def summary(curves: list[recipe.Curve], test_accuracy: float, original_best: float) -> dict[str, Any]:
     """The first run's accuracies; times to each level as the median over the runs."""
     first = curves[0]
     return {
@@ -360,7 +244,7 @@ def summary(curves: list[Curve], test_accuracy: float, original_best: float) -> 
     }
 
 
-def seconds_to(level: float, curve: Curve) -> float | None:
+def seconds_to(level: float, curve: recipe.Curve) -> float | None:
     """Training seconds until validation accuracy first reached level (None: never)."""
     # Rounded as best_val_accuracy is, so the original always reaches its own best.
     hits = [elapsed for elapsed, accuracy in curve if round(accuracy, 3) >= level]
@@ -379,53 +263,19 @@ def ratio(original: float | None, default: float | None) -> float | None:
 
 def train_default(data: collection.RealSet, original_best: float) -> dict[str, Any]:
     """./train with the defaults, TIMING_RUNS times, each a fresh process as on SageMaker."""
+    result = runs.trained(data.arrays(), runs=TIMING_RUNS)
     curves = []
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder)
-        write_tree(
-            tree,
-            {"x_train": data.x_train, "y_train": data.y_train, "x_test": data.x_test, "y_test": data.y_test},
-        )
-        for run in range(TIMING_RUNS):
-            log = run_train(tree).stdout
-            if not run:
-                metadata = json.loads((tree / "model/metadata.json").read_text())
-            rows = [
-                dict(field.split("=", 1) for field in line.split()[1:])
-                for line in log.splitlines()
-                if line.startswith("epoch=")
-            ]
-            seconds = [float(row["time"].rstrip("s")) for row in rows]
-            curves.append(as_curve(seconds, [float(row["val_accuracy"]) for row in rows]))
-    result = summary(curves, metadata["metrics"]["test_accuracy"], original_best)
-    result["epoch_kept"] = metadata["epoch_kept"]
-    return result
-
-
-def write_tree(
-    tree: Path, arrays: dict[str, np.ndarray], hyperparameters: dict[str, str] | None = None
-) -> None:
-    """An /opt/ml tree whose training channel holds arrays as .npy files."""
-    config = tree / "input/config"
-    config.mkdir(parents=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters or {}))
-    (config / "resourceconfig.json").write_text('{"current_host": "algo-1", "hosts": ["algo-1"]}')
-    (config / "inputdataconfig.json").write_text('{"training": {"TrainingInputMode": "File"}}')
-    channel = tree / "input/data/training"
-    channel.mkdir(parents=True)
-    for name, array in arrays.items():
-        np.save(channel / f"{name}.npy", array)
-
-
-def train_environment(tree: Path) -> dict[str, str]:
-    """./train on tree, with this virtualenv's python3 first on PATH."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "SAGEMAKER_BASE_DIR": str(tree), "PATH": path}
-
-
-def run_train(tree: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(ROOT / "train")]
-    return subprocess.run(command, env=train_environment(tree), capture_output=True, text=True, check=True)
+    for log in result.logs:
+        rows = [
+            dict(field.split("=", 1) for field in line.split()[1:])
+            for line in log.splitlines()
+            if line.startswith("epoch=")
+        ]
+        seconds = [float(row["time"].rstrip("s")) for row in rows]
+        curves.append(recipe.as_curve(seconds, [float(row["val_accuracy"]) for row in rows]))
+    summarised = summary(curves, result.test_accuracy, original_best)
+    summarised["epoch_kept"] = result.metadata["epoch_kept"]
+    return summarised
 
 
 def peak_memory(rows: int = 16384) -> dict[str, Any]:
@@ -436,7 +286,7 @@ def peak_memory(rows: int = 16384) -> dict[str, Any]:
             tree = Path(folder)
             rng = np.random.default_rng(1)
             x = rng.standard_normal((count, 2000), dtype=np.float32)
-            write_tree(tree, {"x_train": x, "y_train": np.arange(count) % 2}, {"epochs": "1"})
+            runs.write_tree(tree, {"x_train": x, "y_train": np.arange(count) % 2}, {"epochs": "1"})
             size = sum(path.stat().st_size for path in (tree / "input/data/training").iterdir())
             del x
             peaks[name] = (max_rss_of_train(tree), size)
@@ -462,7 +312,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 def max_rss_of_train(tree: Path) -> int:
     log = tree / "stderr.log"
     command = [sys.executable, "-c", LAUNCHER, str(log), str(ROOT / "train")]
-    result = subprocess.run(command, env=train_environment(tree), capture_output=True, text=True)
+    result = subprocess.run(command, env=runs.train_environment(tree), capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"bench: ./train failed on {tree}: {log.read_text()[-500:]}")
     return int(result.stdout) * 1024  # kilobytes on Linux
@@ -486,11 +336,27 @@ def make_local_time() -> dict[str, Any]:
 
 
 def serving_load() -> dict[str, Any]:
-    """./serve as SageMaker runs it (one worker per CPU), on 127.0.0.1, under load."""
+    """./serve under load with make local's model (the defaults, on the sample), and with
+    the previous defaults' model trained here on the same rows: requests/s of each."""
+    result = {"default": served(ROOT / "test_dir")}
+    with tempfile.TemporaryDirectory() as folder:
+        tree, data = Path(folder), sample_set()
+        runs.write_tree(tree, data.arrays(), PREVIOUS_DEFAULTS)
+        runs.run_train(tree)
+        result["previous_defaults"] = served(tree)
+    slower = result["previous_defaults"]["requests_per_s"] / result["default"]["requests_per_s"]
+    result["previous_over_default"] = round(slower, 2)
+    result["target_within_2x"] = slower <= 2
+    return result
+
+
+def served(base: Path) -> dict[str, Any]:
+    """./serve as SageMaker runs it (one worker per CPU) on base's model, on 127.0.0.1,
+    under load."""
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
         environment = {**os.environ, "SERVE_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port)}
-        environment["SAGEMAKER_BASE_DIR"] = str(ROOT / "test_dir")
+        environment["SAGEMAKER_BASE_DIR"] = str(base)
         environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
         log = Path(folder) / "serve.log"
         with log.open("wb") as output:
@@ -634,11 +500,18 @@ def table(results: dict[str, Any]) -> str:
     if "collection" in results:
         lines += ["", collection_bench.table(results["collection"])]
     if "serving" in results:
-        s = results["serving"]
+        lines.append("")
+        for name, row in results["serving"].items():
+            if isinstance(row, dict):
+                lines.append(
+                    f"serving, {name.replace('_', ' ')}: {row['requests']:,} requests of one recording, "
+                    f"{row['concurrency']} at a time, {row['workers']} workers: {row['requests_per_s']:,} "
+                    f"requests/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['errors']} errors"
+                )
+        held = "holds" if results["serving"]["target_within_2x"] else "MISSED"
         lines.append(
-            f"serving: {s['requests']:,} requests of one recording, {s['concurrency']} at a time, "
-            f"{s['workers']} workers: {s['requests_per_s']:,} requests/s, p50 {s['p50_ms']} ms, "
-            f"p99 {s['p99_ms']} ms, {s['errors']} errors"
+            f"previous defaults / default: {results['serving']['previous_over_default']}x requests/s; "
+            f"target within 2x: {held}"
         )
     return "\n".join(lines)
 

@@ -143,6 +143,14 @@ class RealSet:
     x_test: np.ndarray | None = None  # only when asked for
     y_test: np.ndarray | None = None
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The set as ./train's training channel holds it, as .npy files of these names; the
+        test rows only where they were read."""
+        arrays = {"x_train": self.x_train, "y_train": self.y_train}
+        if self.x_test is not None and self.y_test is not None:
+            arrays |= {"x_test": self.x_test, "y_test": self.y_test}
+        return arrays
+
 
 def fetched(wheel: Wheel) -> Path:
     """The wheel, downloaded on first use and checked every time."""

@@ -3,7 +3,7 @@
 Each set is trained and scored four ways in the same run:
 - default: ./train with task.py's defaults, run twice as SageMaker runs it, a fresh process
   each time (cold: the first, warm: the second, the files now in the page cache);
-- recipe: the 2018 recipe (bench.py's original: fft, batch 32, 100 epochs, fit on numpy);
+- recipe: the 2018 recipe (recipe.py: fft, batch 32, 100 epochs, fit on numpy);
 - logistic and minirocket: baselines.py, in .venv-baselines (seconds to fit and predict,
   cold: numba's cache loaded, warm: the same fit again).
 It reports each one's test accuracy, the default's wins, ties (within one test row) and
@@ -12,14 +12,10 @@ losses against each, its median gap to MiniRocket, and whether the issue's targe
 
 from __future__ import annotations
 
-import json
 import statistics
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
-from tools import baselines, bench, collection
+from tools import baselines, collection, recipe, runs
 
 OTHERS = ("recipe", "logistic", "minirocket")
 SEED = 0  # the baselines'; the default and the recipe keep task.py's seed
@@ -33,14 +29,14 @@ def measure(keras: Any, names: list[str]) -> dict[str, Any]:
     for name in names:
         data = collection.load(name, test=True)
         assert data.x_test is not None and data.y_test is not None
-        inputs = bench.original_inputs(data)
-        _, model = bench.run_original(keras, inputs, data.y_train)
+        inputs = recipe.inputs(data)
+        _, model = recipe.run(keras, inputs, data.y_train)
         sets[name] = {
             "kind": collection.SETS[name].kind,
             "rows": [len(data.x_train), len(data.x_test)],
             "recording": list(data.x_train.shape[1:]),
             "default": default_runs(data),
-            "recipe": {"accuracy": round(bench.original_test_accuracy(keras, model, inputs, data.y_test), 4)},
+            "recipe": {"accuracy": round(recipe.test_accuracy(keras, model, inputs, data.y_test), 4)},
             **baselines.scored(data.x_train, data.y_train, data.x_test, data.y_test, SEED),
         }
     return {"sets": sets, "summary": summary(sets)}
@@ -48,25 +44,12 @@ def measure(keras: Any, names: list[str]) -> dict[str, Any]:
 
 def default_runs(data: collection.RealSet) -> dict[str, float]:
     """./train with the defaults on the set, twice: its test accuracy and each run's seconds."""
-    seconds = []
-    with tempfile.TemporaryDirectory() as folder:
-        tree = Path(folder)
-        arrays = {
-            "x_train": data.x_train,
-            "y_train": data.y_train,
-            "x_test": data.x_test,
-            "y_test": data.y_test,
-        }
-        bench.write_tree(tree, arrays)  # type: ignore[arg-type]
-        for _ in range(2):
-            started = time.perf_counter()
-            bench.run_train(tree)
-            seconds.append(time.perf_counter() - started)
-        metadata = json.loads((tree / "model/metadata.json").read_text())
+    result = runs.trained(data.arrays(), runs=2)
+    cold, warm = result.seconds
     return {
-        "accuracy": round(metadata["metrics"]["test_accuracy"], 4),
-        "cold_seconds": round(seconds[0], 1),
-        "warm_seconds": round(seconds[1], 1),
+        "accuracy": round(result.test_accuracy, 4),
+        "cold_seconds": round(cold, 1),
+        "warm_seconds": round(warm, 1),
     }
 
 
