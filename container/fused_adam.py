@@ -63,13 +63,14 @@ def apply_gradients(keras: Any, optimizer: Any, gradients: list[Any], variables:
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
 
 
-def apply(optimizer: Any, gradients: list[Any], variables: list[Any]) -> None:
+def apply(optimizer: Any, gradients: list[Any], variables: list[Any], summed: bool = False) -> None:
     """One Adam step, as apply_gradients takes it, inside a replica's training step.
 
     As Keras does, a weight without a gradient is left alone, the gradients are first
-    summed over the replicas (several GPUs or hosts), and the step count goes up by one
-    once all weights are updated. In a replica, a weight's handle is that replica's own
-    copy, which each replica updates with the same summed gradients, as Keras's step does.
+    summed over the replicas (several GPUs or hosts; summed=True: the caller has summed
+    them), and the step count goes up by one once all weights are updated. In a replica,
+    a weight's handle is that replica's own copy, which each replica updates with the
+    same summed gradients, as Keras's step does.
     """
     import tensorflow as tf
 
@@ -78,7 +79,7 @@ def apply(optimizer: Any, gradients: list[Any], variables: list[Any]) -> None:
     ]
     gradients = [gradient for gradient in gradients if gradient is not None]
     context = tf.distribute.get_replica_context()
-    if context is not None and context.num_replicas_in_sync > 1:
+    if not summed and context is not None and context.num_replicas_in_sync > 1:
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
     step = tf.cast(optimizer.iterations + 1, tf.float32)
     beta_1, beta_2 = tf.constant(optimizer.beta_1, tf.float32), tf.constant(optimizer.beta_2, tf.float32)

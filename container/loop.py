@@ -96,6 +96,12 @@ def fit(
         with strategy.scope():
             model.optimizer.build(variables)
 
+    # Several replicas and the fused step: the step sums the gradients and the batch's
+    # sums over the replicas itself, in one exchange (see exchange).
+    exchanged_here = distribution.replicas > 1 and fused_adam.supported(keras, model.optimizer, variables)
+    # A network computing in bfloat16 has gradients of bfloat16's precision: sent as such.
+    bfloat16 = keras.mixed_precision.global_policy().compute_dtype == "bfloat16"
+
     def this_replicas_part(index: Any) -> Any:
         """A host's several GPUs split its batch; one device takes all of it."""
         if local_replicas == 1:
@@ -116,8 +122,14 @@ def fit(
             if penalties:
                 penalty = tf.add_n([tf.reduce_sum(tf.cast(loss, mean.dtype)) for loss in penalties])
                 mean += penalty / distribution.replicas  # counted once over the replicas' summed gradients
-        fused_adam.apply_gradients(keras, model.optimizer, tape.gradient(mean, variables), variables)
-        return tf.concat([totals, [stop]], axis=0)
+        gradients = tape.gradient(mean, variables)
+        reduced = tf.concat([totals, [stop]], axis=0)
+        if exchanged_here:
+            gradients, reduced = exchange(gradients, reduced, bfloat16)
+            fused_adam.apply(model.optimizer, gradients, variables, summed=True)
+        else:
+            fused_adam.apply_gradients(keras, model.optimizer, gradients, variables)
+        return reduced
 
     # Any number of rows, so an epoch's shorter last batch does not trace the step again.
     @tf.function(
@@ -127,6 +139,8 @@ def fit(
     def train_step(index: Any, stop: Any) -> Any:
         """(loss x rows, each metric x rows, rows, hosts stopping) over every replica."""
         per_replica = strategy.run(replica_step, args=(index, stop))
+        if exchanged_here:  # every replica holds the sums already
+            return strategy.experimental_local_results(per_replica)[0]
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def replica_validation(start: Any) -> Any:
@@ -168,6 +182,32 @@ def fit(
     finally:
         if not frozen_by_caller:  # a caller's own freeze stays as it was
             gc.unfreeze()
+
+
+def exchange(gradients: list[Any], sums: Any, bfloat16: bool) -> tuple[list[Any], Any]:
+    """The gradients and the batch's sums, each summed over every replica.
+
+    In float32, one all-reduce of everything, which TensorFlow sends as one message; with
+    bfloat16, the gradients in bfloat16 (half the bytes) and the sums, whose row counts
+    need float32's integers, in a second, small one.
+    """
+    import tensorflow as tf
+
+    context, total = tf.distribute.get_replica_context(), tf.distribute.ReduceOp.SUM
+    present = [index for index, gradient in enumerate(gradients) if gradient is not None]
+    values = [gradients[index] for index in present]
+    if bfloat16:
+        summed = [
+            tf.cast(value, tf.float32)
+            for value in context.all_reduce(total, [tf.cast(value, tf.bfloat16) for value in values])
+        ]
+        sums = context.all_reduce(total, sums)
+    else:
+        *summed, sums = context.all_reduce(total, [*values, sums])
+    out: list[Any] = [None] * len(gradients)
+    for index, value in zip(present, summed, strict=True):
+        out[index] = value
+    return out, sums
 
 
 def batch_sums(
