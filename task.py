@@ -150,7 +150,7 @@ def perceptron(
     if members == 1:
         layers += [keras.layers.Dense(units, activation="tanh") for units in hidden]
         layers += [keras.layers.Dense(len(names), activation="softmax", dtype="float32")]
-        model = keras.Sequential(layers, name="eeg_mlp")
+        model = keras.Sequential(layers, name=f"eeg_{hyperparameters['model']}")
     else:
         first, *rest = HIDDEN_UNITS
         layers += [

@@ -217,13 +217,18 @@ def _timefreq(x: Array) -> npt.NDArray[np.float32]:
     return np.concatenate(parts, axis=-1).reshape(len(x), -1).astype(np.float32)
 
 
-def _convolutions(x: Array, dilation: int) -> npt.NDArray[np.float32]:
+def _convolutions(x: Array, dilation: int, padding: int | None = None) -> npt.NDArray[np.float32]:
     """(rows, samples) convolved with each of the 84 kernels at dilation, zero-padded to keep
     every position: (rows, 84, samples), one matrix product of the kernels' weights with
-    the nine taps at each position."""
-    samples, pad = x.shape[1], (KERNEL_LENGTH // 2) * dilation
-    padded = np.pad(np.asarray(x, dtype=np.float32), ((0, 0), (pad, pad)))
-    taps = np.stack([padded[:, i * dilation : i * dilation + samples] for i in range(KERNEL_LENGTH)], axis=1)
+    the nine taps at each position. x may come zero-padded already, by padding samples on
+    each side (at least the kernel's reach), so that one padding serves every dilation."""
+    reach = (KERNEL_LENGTH // 2) * dilation
+    if padding is None:
+        x, padding = np.pad(np.asarray(x, dtype=np.float32), ((0, 0), (reach, reach))), reach
+    samples, start = x.shape[1] - 2 * padding, padding - reach
+    taps = np.stack(
+        [x[:, start + i * dilation : start + i * dilation + samples] for i in range(KERNEL_LENGTH)], axis=1
+    )
     return np.matmul(KERNEL_WEIGHTS, taps)
 
 
@@ -235,9 +240,11 @@ def _kernel_features(x: Array, plan: list[tuple[int, int]], biases: Array) -> np
     out = np.empty((rows, channels, biases.shape[1]), dtype=np.float32)
     # counted in bytes summed as 16-bit integers where the positions fit: the cheapest count numpy has
     counts = np.uint16 if samples < 2**16 else np.int64
+    widest = (KERNEL_LENGTH // 2) * max(dilation for dilation, _ in plan)
+    padded = np.pad(x.reshape(rows * channels, samples), ((0, 0), (widest, widest)))
     column = 0
     for dilation, per_kernel in plan:
-        outputs = _convolutions(x.reshape(rows * channels, samples), dilation)
+        outputs = _convolutions(padded, dilation, widest)
         outputs = outputs.reshape(rows, channels, len(TWOS), 1, samples)
         width = per_kernel * len(TWOS)
         cut = biases[:, column : column + width].reshape(channels, len(TWOS), per_kernel, 1)

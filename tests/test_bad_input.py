@@ -211,7 +211,7 @@ def test_a_full_disk_leaves_the_reason_naming_the_checkpoint_and_no_partial_file
         (opt_ml.base / "input/config/checkpointconfig.json").write_text(
             '{"LocalPath": "/opt/ml/checkpoints"}'
         )
-        opt_ml.hyperparameters({"epochs": "2", "batch_size": "8"})
+        opt_ml.hyperparameters({"epochs": "2", "batch_size": "8", "model": "mlp"})
 
         result = opt_ml.run()
         reason = opt_ml.failure_file.read_text()
@@ -226,9 +226,9 @@ def test_a_full_disk_leaves_the_reason_naming_the_checkpoint_and_no_partial_file
 
 def test_a_full_disk_leaves_the_reason_naming_the_model_folder(tmp_path):
     disk = tmp_path / "disk"
-    with small_disk(disk, "4m"):
+    with small_disk(disk, "4m"):  # the data fits; the MLP (about 11 MB) does not
         opt_ml = new_opt_ml(disk / "opt ml")
-        opt_ml.hyperparameters({"epochs": "1", "batch_size": "8"})
+        opt_ml.hyperparameters({"epochs": "1", "batch_size": "8", "model": "mlp"})
 
         result = opt_ml.run()
         reason = opt_ml.failure_file.read_text()

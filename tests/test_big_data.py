@@ -64,7 +64,9 @@ def in_cgroup(tree: OptMl, group: Path) -> subprocess.CompletedProcess:
 
 def tree_with(base: Path, files: dict[str, Path]) -> OptMl:
     tree = new_opt_ml(base)
-    tree.hyperparameters({"epochs": "1", "patience": "0"})
+    # timefreq: 64 features a recording, which fit where the recordings do not (the default
+    # kernels' 10,000 would not: their budget refuses them, tested in test_kernels.py)
+    tree.hyperparameters({"epochs": "1", "patience": "0", "features": "timefreq"})
     (tree.training / "output_dict").unlink()
     for name, source in files.items():
         os.link(source, tree.training / name)  # the same bytes, no second copy on disk
@@ -99,6 +101,23 @@ def test_the_same_recordings_read_whole_are_refused_under_that_limit_with_one_li
     assert result.returncode == 1
     reason = (tree.base / "output/failure").read_text()
     assert "claims 1.5 GiB in memory" in reason and "container memory limit" in reason
+    assert not tree.model_file.exists()
+
+
+def test_kernel_features_larger_than_the_memory_limit_are_refused_with_one_line_naming_them(
+    big_recordings, memory_cgroup, tmp_path
+):
+    tree = tree_with(
+        tmp_path / "opt ml", {name: big_recordings / name for name in ("x_train.npy", "y_train.npy")}
+    )
+    tree.hyperparameters({"epochs": "1", "features": "kernels"})
+
+    result = in_cgroup(tree, memory_cgroup)
+
+    assert result.returncode == 1
+    reason = (tree.base / "output/failure").read_text()
+    assert f"the kernels features of {ROWS} training recordings claims" in reason
+    assert "container memory limit" in reason and len(reason.splitlines()) == 1
     assert not tree.model_file.exists()
 
 

@@ -109,6 +109,7 @@ def test_features_that_overflow_float32_are_reported_not_trained_into_a_nan_mode
     sample_data["x_train"] = np.full_like(sample_data["x_train"], 1e37)
     sample_data["x_train"][::2] *= -1
     replace_training_file(opt_ml, "output_dict", pickle.dumps(sample_data))
+    opt_ml.hyperparameters({"epochs": "1", "features": "timefreq"})  # kernels' proportions cannot overflow
 
     fails_cleanly(opt_ml, "timefreq features of training overflow float32", "up to 1e+37", "rescale")
 

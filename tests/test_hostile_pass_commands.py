@@ -48,7 +48,7 @@ import make_sample_data
 import submit
 from aws import plot, predict, tune
 from aws.context import run_command
-from conftest import OptMl
+from conftest import OptMl, new_opt_ml
 from moto_server import ACCOUNT, REGION, REPO, Aws, free_port
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerTraining"
@@ -700,10 +700,8 @@ DATA_FILES = [
     pytest.param(lambda d: d / "missing.csv", Refused("{path} does not exist"), id="a-missing-file"),
     pytest.param(lambda d: fifo(d / "fifo"), Refused("{path} is not a regular file"), id="a-fifo"),
     pytest.param(lambda d: Path("/dev/zero"), Refused("/dev/zero is not a regular file"), id="dev-zero"),
-    pytest.param(
-        lambda d: write(d / "loud.csv", "0," + ",".join(["1e30"] * 2000) + "\n"),
-        Refused("the recordings' features overflow float32"),
-        id="values-whose-features-overflow",
+    pytest.param(  # the default kernels' proportions cannot overflow; timefreq's can (below)
+        lambda d: write(d / "loud.csv", "0," + ",".join(["1e30"] * 2000) + "\n"), 1, id="values-of-1e30"
     ),
     pytest.param(
         lambda d: pickled(d / "5x400.pkl", {"x_train": np.zeros((2, 5, 400), np.float32), "y_train": LABELS}),
@@ -741,6 +739,18 @@ def test_a_hostile_data_file_is_predicted_or_refused_in_one_line(
         assert_refused(outcome, "predict", expected.words.format(path=data))
     else:
         assert_predicted(outcome, expected)
+    assert shown == []
+
+
+def test_values_whose_timefreq_features_overflow_are_refused_in_one_line(tmp_path, capsys) -> None:
+    tree = new_opt_ml(tmp_path / "opt ml")
+    tree.hyperparameters({"epochs": "1", "features": "timefreq", "refit": "0"})
+    assert tree.run().returncode == 0
+    data = write(tmp_path / "loud.csv", "0," + ",".join(["1e30"] * 2000) + "\n")
+
+    outcome, shown = predict_quietly([str(data), "--model", str(tree.base / "model")], capsys)
+
+    assert_refused(outcome, "predict", "the recordings' features overflow float32")
     assert shown == []
 
 

@@ -170,7 +170,8 @@ def test_a_host_that_dies_fails_the_other_with_a_clear_reason(tmp_path):
 
 
 def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_one(tmp_path):
-    trees = host_trees(tmp_path, {"epochs": "2"}, distribution="ShardedByS3Key")
+    # kernels (the default) fit their biases to one set of rows, which sharded hosts do not share
+    trees = host_trees(tmp_path, {"epochs": "2", "features": "timefreq"}, distribution="ShardedByS3Key")
     shards = [sample(rows=40, seed=1), sample(rows=40, seed=2)]
     for tree, shard in zip(trees, shards, strict=True):
         with (tree.training / "output_dict").open("wb") as file:
@@ -187,6 +188,17 @@ def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_on
     fit_rows = [holdout.validation_split(holdout.digests(rows), fraction, seed)[0] for rows in features]
     every_row = np.concatenate([rows[fit] for rows, fit in zip(features, fit_rows, strict=True)])
     assert metadata["mean"] == pytest.approx(every_row.mean(axis=0).tolist(), rel=1e-3, abs=1e-3)
+
+
+def test_sharded_input_with_the_default_kernels_is_refused_on_every_host_in_one_line(tmp_path):
+    trees = host_trees(tmp_path, {"epochs": "1"}, distribution="ShardedByS3Key")
+
+    finish(start_hosts(trees))
+
+    for tree in trees:
+        reason = tree.failure_file.read_text()
+        assert reason.startswith("features=kernels fits its biases to the training rows, and sharded hosts")
+        assert "DISTRIBUTION=replicated" in reason and reason.count("\n") == 1
 
 
 def test_sigterm_to_one_host_stops_every_host_at_the_same_step_without_a_model(tmp_path):

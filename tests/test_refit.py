@@ -36,8 +36,8 @@ def test_without_validation_rows_there_is_nothing_to_refit_on(opt_ml):
     assert refit_lines(result.stdout) == []
 
 
-def test_refit_is_off_by_default(opt_ml):
-    opt_ml.hyperparameters({"epochs": "1"})
+def test_refit_0_turns_it_off(opt_ml):
+    opt_ml.hyperparameters({"epochs": "1", "refit": "0"})
 
     result = opt_ml.run()
 

@@ -435,7 +435,7 @@ TAMPERED = {
     "names as a string": (lambda m: m.update(names="01"), "names is '01', not a list of strings"),
     "a name twice": (lambda m: m.update(names=["0", "0"]), "name an output twice"),
     "channels as a string": (lambda m: m["features"].update(channels="4"), "channels is '4'"),
-    "a mean of another width": (lambda m: m["features"].update(mean=[0.0] * 3), "mean is not 256 finite"),
+    "a mean of another width": (lambda m: m["features"].update(mean=[0.0] * 3), "mean is not 9744 finite"),
     "a std with a zero": (
         lambda m: m["features"].update(std=[0.0, *m["features"]["std"][1:]]),
         "std holds values that are not above 0",

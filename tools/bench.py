@@ -17,7 +17,10 @@ Prints a table and writes the same numbers as JSON:
 5. Peak resident memory of ./train against the size of the data it reads.
 6. make local's wall time after setup, and TensorFlow's import time on its own.
 7. Serving: LOAD_REQUESTS single-recording requests, LOAD_CONCURRENCY at a time, to ./serve
-   on 127.0.0.1 with make local's model: requests/s, p50 and p99 latency, errors.
+   on 127.0.0.1 with make local's model, and with the previous defaults' model: requests/s,
+   p50 and p99 latency, errors, and the ratio of the two's requests/s.
+8. Scale-out (scale_out.py): one host against two, a core each, the same global batch:
+   epoch time, speed-up, efficiency and the loss beside one host's over three seeds.
 
 Everything is measured here, in this run, on this machine; nothing is assumed.
 """
@@ -42,9 +45,9 @@ from typing import Any
 import numpy as np
 
 import task
-from aws.predict import request_bodies
+from aws.predict import NPY, request_bodies
 from container import loop, transform
-from tools import collection, collection_bench, recipe, runs
+from tools import collection, collection_bench, recipe, runs, scale_out
 
 ROOT = runs.ROOT
 SAMPLE = ROOT / "test_dir/input/data/training/output_dict"
@@ -68,6 +71,9 @@ def main() -> None:
         "--collection",
         default=",".join(collection.SETS),
         help="the collection's sets to score; empty for none",
+    )
+    parser.add_argument(
+        "--scale-out", type=int, default=1, help="1: measure one host against two (0: skip, minutes less)"
     )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -98,6 +104,8 @@ def main() -> None:
     results["memory"] = peak_memory()
     results["make_local"] = make_local_time()
     results["serving"] = serving_load()  # serves the model make local just trained, and the previous
+    if args.scale_out:
+        results["scale_out"] = scale_out.measure()
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
 
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -392,7 +400,7 @@ def load_test(url: str, body: bytes, requests_total: int, concurrency: int) -> d
                 started = time.perf_counter()
                 try:
                     answer = session.post(
-                        f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"}, timeout=60
+                        f"{url}/invocations", data=body, headers={"Content-Type": NPY}, timeout=60
                     )
                     failed = "" if answer.status_code == 200 else f"{answer.status_code} {answer.text[:100]}"
                 except requests.RequestException as error:
@@ -513,6 +521,8 @@ def table(results: dict[str, Any]) -> str:
             f"previous defaults / default: {results['serving']['previous_over_default']}x requests/s; "
             f"target within 2x: {held}"
         )
+    if "scale_out" in results:
+        lines += ["", scale_out.table(results["scale_out"])]
     return "\n".join(lines)
 
 

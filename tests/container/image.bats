@@ -236,6 +236,7 @@ manifest() {
   assert_line our_layers.py
   local tree
   tree="$(opt_ml 1)"
+  echo '{"epochs": "1", "model": "mlp"}' >"${tree}/input/config/hyperparameters.json"
   run -0 docker run --rm --network none -v "${tree}:/opt/ml" our-copy train
   assert_line --regexp '^training: model=eeg_mlp parameters=[0-9]+ '
   assert [ -s "${tree}/model/model.keras" ]

@@ -6,7 +6,7 @@ import json
 
 
 def test_a_model_of_two_members_trains_and_is_saved(opt_ml):
-    opt_ml.hyperparameters({"epochs": "1", "members": "2"})
+    opt_ml.hyperparameters({"epochs": "1", "model": "mlp", "members": "2"})
 
     result = opt_ml.run()
 
@@ -20,9 +20,9 @@ def test_a_checkpoint_of_another_network_is_refused_rather_than_resumed(opt_ml):
     (opt_ml.base / "input/config/checkpointconfig.json").write_text(
         json.dumps({"LocalPath": "/opt/ml/checkpoints", "S3Uri": "s3://bucket/checkpoints"})
     )
-    opt_ml.hyperparameters({"epochs": "1"})
+    opt_ml.hyperparameters({"epochs": "1", "model": "mlp"})
     assert opt_ml.run().returncode == 0
-    opt_ml.hyperparameters({"epochs": "2", "members": "2"})
+    opt_ml.hyperparameters({"epochs": "2", "model": "mlp", "members": "2"})
 
     result = opt_ml.run()
 
