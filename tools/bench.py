@@ -362,7 +362,7 @@ def served(base: Path) -> dict[str, Any]:
     """./serve as SageMaker runs it (one worker per CPU) on base's model, on 127.0.0.1,
     under load."""
     with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
+        port = runs.free_port()
         environment = {**os.environ, "SERVE_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port)}
         environment["SAGEMAKER_BASE_DIR"] = str(base)
         environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
@@ -427,14 +427,6 @@ def load_test(url: str, body: bytes, requests_total: int, concurrency: int) -> d
         "p99_ms": round(float(np.percentile(milliseconds, 99)), 1) if latencies else None,
         "mean_ms": round(statistics.fmean(milliseconds), 1) if latencies else None,
     }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_served(url: str, server: subprocess.Popen, log: Path, seconds: float = 120) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -79,3 +80,10 @@ def run_train(tree: Path) -> subprocess.CompletedProcess[str]:
         hyperparameters = (tree / "input/config/hyperparameters.json").read_text()
         raise SystemExit(f"./train failed with {hyperparameters}: {run.stderr[-2000:]}")
     return run
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

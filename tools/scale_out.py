@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -106,7 +105,7 @@ def hosts_run(
     """./train on len(cores) hosts, host i pinned to cores[i]: the chief's median epoch time
     after the first, and its last epoch's training loss."""
     hosts = HOSTS[: len(cores)]
-    cluster = ",".join(f"{host}=127.0.0.1:{free_port()}" for host in hosts)
+    cluster = ",".join(f"{host}=127.0.0.1:{runs.free_port()}" for host in hosts)
     processes = []
     with tempfile.TemporaryDirectory(dir=folder) as trees:
         for host, core in zip(hosts, cores, strict=True):
@@ -145,12 +144,6 @@ def epoch_rows(log: str) -> list[dict[str, str]]:
         for line in log.splitlines()
         if line.startswith("epoch=")
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _cores() -> set[int]:
