@@ -40,6 +40,10 @@ from container.sagemaker_env import UserError
 AUTO_BATCH_SIZE = (32, 1024)
 AUTO_STEPS_PER_EPOCH = 8
 VALIDATION_SLICE = 1024  # rows per validation or evaluation call
+# Several hosts exchange a bfloat16 network's gradients in bfloat16, half the bytes, from this
+# many weights on: the row counts then need a second, float32 message, whose latency costs a
+# small network more than its gradients' bytes (docs/scale-out.md).
+BFLOAT16_EXCHANGE_VALUES = 2**18
 
 
 def training_batch_size(requested: int, rows: int) -> int:
@@ -99,8 +103,12 @@ def fit(
     # Several replicas and the fused step: the step sums the gradients and the batch's
     # sums over the replicas itself, in one exchange (see exchange).
     exchanged_here = distribution.replicas > 1 and fused_adam.supported(keras, model.optimizer, variables)
-    # A network computing in bfloat16 has gradients of bfloat16's precision: sent as such.
-    bfloat16 = keras.mixed_precision.global_policy().compute_dtype == "bfloat16"
+    # A network computing in bfloat16 has gradients of bfloat16's precision: sent as such
+    # when there are enough of them for the bytes saved to outweigh a second message.
+    bfloat16 = gradients_in_bfloat16(
+        keras.mixed_precision.global_policy().compute_dtype,
+        sum(variable.shape.num_elements() for variable in variables),
+    )
 
     def this_replicas_part(index: Any) -> Any:
         """A host's several GPUs split its batch; one device takes all of it."""
@@ -184,12 +192,19 @@ def fit(
             gc.unfreeze()
 
 
+def gradients_in_bfloat16(compute_dtype: str, weights: int) -> bool:
+    """Whether several hosts exchange the gradients of a network computing in compute_dtype,
+    with this many weights, in bfloat16."""
+    return compute_dtype == "bfloat16" and weights >= BFLOAT16_EXCHANGE_VALUES
+
+
 def exchange(gradients: list[Any], sums: Any, bfloat16: bool) -> tuple[list[Any], Any]:
     """The gradients and the batch's sums, each summed over every replica.
 
     In float32, one all-reduce of everything, which TensorFlow sends as one message; with
-    bfloat16, the gradients in bfloat16 (half the bytes) and the sums, whose row counts
-    need float32's integers, in a second, small one.
+    bfloat16 (large networks only: see BFLOAT16_EXCHANGE_VALUES), the gradients in bfloat16
+    (half the bytes) and the sums, whose row counts need float32's integers, in a second,
+    small one.
     """
     import tensorflow as tf
 

@@ -132,3 +132,15 @@ def test_evaluate_gives_the_loss_and_each_metric_as_means_over_rows():
     assert loop.evaluate(keras, model, x, y, {"mse": keras.metrics.mean_squared_error}) == pytest.approx(
         {"loss": 2.0, "mse": 5.0}
     )
+
+
+def test_a_large_bfloat16_network_exchanges_its_gradients_in_bfloat16():
+    assert loop.gradients_in_bfloat16("bfloat16", loop.BFLOAT16_EXCHANGE_VALUES)
+
+
+def test_a_small_bfloat16_network_exchanges_its_gradients_with_its_sums_in_one_float32_message():
+    assert not loop.gradients_in_bfloat16("bfloat16", 19_490)
+
+
+def test_a_float32_network_exchanges_its_gradients_in_float32_whatever_its_size():
+    assert not loop.gradients_in_bfloat16("float32", 10 * loop.BFLOAT16_EXCHANGE_VALUES)
