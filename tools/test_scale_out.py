@@ -74,3 +74,15 @@ def test_one_slow_run_of_two_hosts_does_not_decide_the_speed_up():
     two = [run(0.6, 0.31), run(1.1, 0.31), run(0.6, 0.31)]
 
     assert scale_out.judged(one, two, target=1.6)["speedup"] == 1.67
+
+
+def test_a_jobs_history_reads_as_numbers_with_epoch_times_to_the_millisecond(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,loss,accuracy,time,kept\n1,0.5123,0.75,0.412,0\n2,0.4012,0.8,0.147,1\n")
+
+    rows = scale_out.history(path)
+
+    assert rows == [
+        {"epoch": 1.0, "loss": 0.5123, "accuracy": 0.75, "time": 0.412, "kept": 0.0},
+        {"epoch": 2.0, "loss": 0.4012, "accuracy": 0.8, "time": 0.147, "kept": 1.0},
+    ]
