@@ -351,7 +351,8 @@ def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution
     out for validation train too. None when refit is off or there are no validation rows.
 
     Its epochs are logged as refit=N/M, which the metric definitions do not read, and are
-    not checkpointed: a job stopped while refitting refits again when it resumes.
+    not checkpointed: a job stopped while refitting refits again when it resumes. data's
+    training rows become the refit's, its validation rows none.
     """
     hyperparameters = job.hyperparameters
     # .get: a task.py of your own may leave refit out
@@ -366,6 +367,9 @@ def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution
         "x_val": data["x_val"][:0],
         "y_val": data["y_val"][:0],
     }
+    # The rows once, not twice: they replace data's own, which publish reads the shape of alone
+    # (make bench's peak memory on 131 MB of recordings: 4.0 GB to 3.5 GB with the kernels).
+    data.update(rows)
     print(
         f"refit: a new network on {len(rows['x_train'])} training and validation rows, epochs={kept_epoch}",
         flush=True,
