@@ -243,3 +243,14 @@ def test_an_archive_skips_a_folder_named_history_for_the_file_after_it():
     folder.type = tarfile.DIRTYPE
 
     assert plot.history_in_archive(tar_gz(folder, regular("data/history.csv")), "s3://b/o.tar.gz") == HISTORY
+
+
+def test_a_history_reads_as_numbers_with_epoch_times_to_the_millisecond():
+    text = "epoch,loss,accuracy,time,kept\n1,0.5123,0.75,0.412,0\n2,0.4012,0.8,0.147,1\n"
+
+    rows = plot.read_history(text, "history.csv")
+
+    assert rows == [
+        {"epoch": 1.0, "loss": 0.5123, "accuracy": 0.75, "time": 0.412, "kept": 0.0},
+        {"epoch": 2.0, "loss": 0.4012, "accuracy": 0.8, "time": 0.147, "kept": 1.0},
+    ]

@@ -15,7 +15,6 @@ learns worse shows.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -26,7 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from container.sagemaker_env import HISTORY_FILE
+from aws import plot
+from container.sagemaker_env import HISTORY_FILE, Paths
 from tools import runs
 
 ROWS = 16_000
@@ -141,7 +141,8 @@ def hosts_run(
                 f"scale_out: ./train failed with {hyperparameters}:\n{logs[0][-2000:]}\n{logs[-1][-2000:]}"
             )
         # The chief's history: epoch times to the millisecond (its log's lines round to 10 ms).
-        epochs = history(Path(trees) / hosts[0] / "output/data" / HISTORY_FILE)
+        path = Paths(Path(trees) / hosts[0]).output_data / HISTORY_FILE
+        epochs = plot.read_history(path.read_text(encoding="utf-8"), str(path))
     return {
         "epoch_seconds": statistics.median(row["time"] for row in epochs[1:]),
         "loss": epochs[-1]["loss"],
@@ -149,12 +150,6 @@ def hosts_run(
         # steps (row counts, validation slices, class fingerprint) are compiled once
         "retracing_warnings": sum(log.count("triggered tf.function retracing") for log in logs),
     }
-
-
-def history(path: Path) -> list[dict[str, float]]:
-    """The rows of a job's history.csv, one per epoch, as numbers."""
-    with path.open(newline="", encoding="utf-8") as text:
-        return [{name: float(value) for name, value in row.items() if value} for row in csv.DictReader(text)]
 
 
 def _cores() -> set[int]:

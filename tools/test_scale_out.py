@@ -9,7 +9,7 @@ def run(seconds: float, loss: float) -> dict[str, float]:
     return {"epoch_seconds": seconds, "loss": loss}
 
 
-def runs(seconds: float, loss: float) -> list[dict[str, float]]:
+def three_seeds(seconds: float, loss: float) -> list[dict[str, float]]:
     """Three seeds' runs whose medians are seconds and loss."""
     return [run(seconds * 0.9, loss * 0.99), run(seconds, loss), run(seconds * 1.5, loss * 1.01)]
 
@@ -17,7 +17,7 @@ def runs(seconds: float, loss: float) -> list[dict[str, float]]:
 def test_two_hosts_at_the_target_speed_with_a_loss_among_the_seeds_hold_it():
     one = [run(1.0, 0.30), run(1.1, 0.32), run(0.9, 0.34)]
 
-    judged = scale_out.judged(one, runs(0.6, 0.33), target=1.6)
+    judged = scale_out.judged(one, three_seeds(0.6, 0.33), target=1.6)
 
     assert judged["speedup"] == 1.67 and judged["efficiency"] == 0.83
     assert judged["loss_within_seed_spread"] and judged["target_holds"]
@@ -26,7 +26,7 @@ def test_two_hosts_at_the_target_speed_with_a_loss_among_the_seeds_hold_it():
 def test_a_faster_run_that_learns_worse_than_the_seeds_misses_the_target():
     one = [run(1.0, 0.30), run(1.0, 0.31), run(1.0, 0.32)]
 
-    judged = scale_out.judged(one, runs(0.5, 0.40), target=1.4)
+    judged = scale_out.judged(one, three_seeds(0.5, 0.40), target=1.4)
 
     assert judged["speedup"] == 2.0
     assert not judged["loss_within_seed_spread"] and not judged["target_holds"]
@@ -35,7 +35,7 @@ def test_a_faster_run_that_learns_worse_than_the_seeds_misses_the_target():
 def test_a_run_that_learns_better_than_every_seed_holds_the_target():
     one = [run(1.0, 0.30), run(1.0, 0.31), run(1.0, 0.32)]
 
-    judged = scale_out.judged(one, runs(0.5, 0.20), target=1.4)
+    judged = scale_out.judged(one, three_seeds(0.5, 0.20), target=1.4)
 
     assert not judged["loss_within_seed_spread"] and judged["loss_below_every_seed"]
     assert judged["target_holds"]
@@ -44,7 +44,7 @@ def test_a_run_that_learns_better_than_every_seed_holds_the_target():
 def test_a_run_slower_than_the_target_misses_it_whatever_its_loss():
     one = [run(1.0, 0.30), run(1.0, 0.31), run(1.0, 0.32)]
 
-    assert not scale_out.judged(one, runs(0.8, 0.31), target=1.4)["target_holds"]
+    assert not scale_out.judged(one, three_seeds(0.8, 0.31), target=1.4)["target_holds"]
 
 
 def test_the_table_shows_each_network_with_its_verdict():
@@ -53,8 +53,8 @@ def test_the_table_shows_each_network_with_its_verdict():
         "rows": 16_000,
         "global_batch": 2048,
         "epochs": 6,
-        "default": scale_out.judged(one, runs(0.6, 0.31), target=1.4),
-        "mlp, members=4": scale_out.judged(one, runs(0.8, 0.31), target=1.6),
+        "default": scale_out.judged(one, three_seeds(0.6, 0.31), target=1.4),
+        "mlp, members=4": scale_out.judged(one, three_seeds(0.8, 0.31), target=1.6),
     }
 
     text = scale_out.table(results)
@@ -74,15 +74,3 @@ def test_one_slow_run_of_two_hosts_does_not_decide_the_speed_up():
     two = [run(0.6, 0.31), run(1.1, 0.31), run(0.6, 0.31)]
 
     assert scale_out.judged(one, two, target=1.6)["speedup"] == 1.67
-
-
-def test_a_jobs_history_reads_as_numbers_with_epoch_times_to_the_millisecond(tmp_path):
-    path = tmp_path / "history.csv"
-    path.write_text("epoch,loss,accuracy,time,kept\n1,0.5123,0.75,0.412,0\n2,0.4012,0.8,0.147,1\n")
-
-    rows = scale_out.history(path)
-
-    assert rows == [
-        {"epoch": 1.0, "loss": 0.5123, "accuracy": 0.75, "time": 0.412, "kept": 0.0},
-        {"epoch": 2.0, "loss": 0.4012, "accuracy": 0.8, "time": 0.147, "kept": 1.0},
-    ]
