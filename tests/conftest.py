@@ -28,8 +28,9 @@ RUNTIME_BIN = REPO / ".venv" / "bin"
 SDK = os.environ.get("SDK") or "2"
 SDK_PYTHON = str(REPO / (".venv-sdk3" if SDK == "3" else ".venv") / "bin" / "python")
 
-# The served model's fixtures, trained and server, are shared by every module that talks to serve.
-pytest_plugins = ["local_server"]
+# The served model's fixtures, trained and server, are shared by every module that talks to serve;
+# hostile's moto account, account and in_aws, by the hostile passes over the commands.
+pytest_plugins = ["local_server", "hostile"]
 
 
 @dataclass
