@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -51,6 +52,23 @@ def test_the_container_programs_hand_over_to_python_with_exec_so_sigterm_reaches
     last_command = [line for line in (REPO / program).read_text().splitlines() if line.strip()][-1]
 
     assert re.match(r"exec python3? ", last_command)
+
+
+@pytest.mark.parametrize("program", ["train", "serve"])
+def test_the_container_programs_give_numpy_one_blas_thread_unless_told_otherwise(program, tmp_path):
+    python = tmp_path / "python3"  # what the program hands over to: says what it was given
+    python.write_text('#!/bin/sh\necho "${OPENBLAS_NUM_THREADS-unset}"\n')
+    python.chmod(0o755)
+    environment = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    environment["PATH"] = f"{tmp_path}{os.pathsep}{environment['PATH']}"
+
+    def threads(**setting: str) -> str:
+        done = subprocess.run(
+            [str(REPO / program)], env={**environment, **setting}, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    assert (threads(), threads(OPENBLAS_NUM_THREADS="4")) == ("1", "4")
 
 
 def test_the_gpu_requirements_pin_the_same_versions_as_the_cpu_ones():
