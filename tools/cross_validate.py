@@ -60,12 +60,6 @@ CANDIDATES: dict[str, dict[str, str]] = {
         "patience": "0",
         "refit": "1",
     },
-    "auto+linear+all-epochs+refit": {
-        "features": "auto",
-        "model": "linear",
-        "patience": "0",
-        "refit": "1",
-    },
 }
 
 
