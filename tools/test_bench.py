@@ -51,8 +51,13 @@ RESULTS = {
             "p50_ms": 18.2,
             "p99_ms": 45.1,
             "errors": 0,
+            "recording": recording,
         }
-        for name, speed in (("default", 500.5), ("previous_defaults", 812.5))
+        for name, speed, recording in (
+            ("default", 500.5, "4x500"),
+            ("previous_defaults", 812.5, "4x500"),
+            ("default_one_channel", 120.5, "1x2000"),
+        )
     }
     | {"previous_over_default": 1.62, "target_within_2x": True},
 }
@@ -68,7 +73,11 @@ def test_the_table_shows_speed_roofline_accuracy_memory_and_make_local():
     assert "the median of 3 runs" in text
     assert "0.33 x the data above it" in text
     assert "make local: 6.5 s" in text
-    assert "10,000 requests of one recording, 16 at a time, 2 workers: 812.5 requests/s" in text
+    assert (
+        "previous defaults: 10,000 requests of one 4x500 recording, 16 at a time, 2 workers: 812.5 requests/s"
+        in text
+    )
+    assert "default one channel: 10,000 requests of one 1x2000 recording" in text
     assert "p50 18.2 ms, p99 45.1 ms, 0 errors" in text
 
 
