@@ -22,8 +22,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 import task
 from container import loop, training_data
 from container.checkpoint import Checkpoints
@@ -177,7 +175,18 @@ def start_distribution(job: Job, data: dict[str, Any]) -> tuple[Distribution, An
                 training_data.restandardise(data, *pooled)
     print(loop.describe_machine(), flush=True)
     print(f"job: name={os.environ.get('TRAINING_JOB_NAME', 'local')} base_dir={job.paths.base}", flush=True)
+    as_tensors(data)
     return distribution, keras
+
+
+def as_tensors(data: dict[str, Any]) -> None:
+    """The training and validation rows as tensors in data, their numpy arrays let go:
+    training reads tensors, and converting copies (one copy of the features saved at the
+    peak, which is the refit's)."""
+    import tensorflow as tf
+
+    for name in ("x_train", "y_train", "x_val", "y_val"):
+        data[name] = tf.convert_to_tensor(data[name])
 
 
 def build(
@@ -362,8 +371,8 @@ def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution
     with distribution.strategy.scope():
         model = task.build_model(keras, hyperparameters, tuple(data["x_train"].shape[1:]), data["names"])
     rows = {
-        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
-        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
+        "x_train": keras.ops.concatenate([data["x_train"], data["x_val"]]),
+        "y_train": keras.ops.concatenate([data["y_train"], data["y_val"]]),
         "x_val": data["x_val"][:0],
         "y_val": data["y_val"][:0],
     }
