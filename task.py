@@ -10,11 +10,14 @@ What it holds, top to bottom:
 - METRICS, EARLY_STOPPING, TUNING: what each epoch logs, and what is watched;
 - classes, targets, metrics: how labels become what the loss compares with;
 - build_model: the network for an input shape, compiled with the loss it trains on;
+- solved, solve: whether a model's weights are solved in closed form instead, and how;
 - answers, score: how the model's outputs read as answers, served and in make predict.
 
-This one holds three examples, chosen by the model hyperparameter:
+This one holds four examples, chosen by the model hyperparameter:
 - linear (the default): a softmax over the classes straight on the features of each
   recording (by default MiniRocket's random convolutions), categorical cross-entropy;
+- ridge: the same softmax, its weights solved in closed form (solve below) rather than
+  trained by epochs, as MiniRocket's own classifier is;
 - mlp: the original Keras MLP on the same features (set patience=10 with it: the
   cross-validation that chose every-epoch training chose it for the linear head);
 - cnn: a compact 1-D convolutional network on the recordings as they are, (channels,
@@ -33,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from container import labels, transform
+from container import labels, ridge, transform
 from container.sagemaker_env import UserError
 
 HYPERPARAMETERS: dict[str, Any] = {
@@ -44,8 +47,8 @@ HYPERPARAMETERS: dict[str, Any] = {
     "channels": 1,  # channels each 2-D row concatenates, one after another; 3-D arrays give their own
     "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
     # model
-    # linear: a softmax straight on the features; mlp: the original Dense 1024-512-256-64, tanh;
-    # cnn: 1-D convolutions
+    # linear: a softmax straight on the features; ridge: the same, solved in closed form, no
+    # epochs; mlp: the original Dense 1024-512-256-64, tanh; cnn: 1-D convolutions
     "model": "linear",
     "members": 1,  # mlp networks side by side, trained on their averaged prediction (see build_model)
     # training: the loop in container/ reads these names
@@ -62,7 +65,7 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "features": transform.FEATURES,
     "channels": (1, 10_000),
     "validation_fraction": (0.0, 0.9),
-    "model": ("mlp", "cnn", "linear"),
+    "model": ("mlp", "cnn", "linear", "ridge"),
     "members": (1, 16),
     "epochs": (1, 100_000),
     "patience": (0, 100_000),
@@ -141,12 +144,15 @@ def perceptron(
     Why 3 members help and why Keras's default initialiser is kept: docs/performance.md.
     """
     members = hyperparameters["members"]
-    if hyperparameters["model"] == "linear" and members != 1:
-        raise UserError("members sets side-by-side copies of model=mlp: leave it at 1 with model=linear")
+    if hyperparameters["model"] in ("linear", "ridge") and members != 1:
+        raise UserError(
+            "members sets side-by-side copies of model=mlp: leave it at 1 with "
+            f"model={hyperparameters['model']}"
+        )
     layers = [keras.Input(shape=input_shape)]
     if len(input_shape) > 1:  # features=recording: the channels one after another, as raw gives them
         layers.append(keras.layers.Flatten())
-    hidden = () if hyperparameters["model"] == "linear" else HIDDEN_UNITS
+    hidden = () if hyperparameters["model"] in ("linear", "ridge") else HIDDEN_UNITS
     if members == 1:
         layers += [keras.layers.Dense(units, activation="tanh") for units in hidden]
         layers += [keras.layers.Dense(len(names), activation="softmax", dtype="float32")]
@@ -169,6 +175,24 @@ def perceptron(
         ]
         model = keras.Sequential(layers, name=f"eeg_mlp_x{members}")
     return model
+
+
+def solved(hyperparameters: dict[str, Any]) -> bool:
+    """Whether ./train solves the model's weights with solve below instead of training epochs:
+    model=ridge. A task without this function trains every model by epochs."""
+    return hyperparameters["model"] == "ridge"
+
+
+def solve(model: Any, x: Any, wanted: Any, hyperparameters: dict[str, Any]) -> dict[str, float]:
+    """model=ridge: the softmax layer's weights, solved on the rows x (features) and wanted
+    (one-hot). A ridge regression of +1 for each row's class and -1 for the others, its
+    penalty chosen left one out (container/ridge.py), scaled so that the softmax's
+    probabilities fit the rows left out. Returns what was chosen, for the log."""
+    wanted = np.asarray(wanted)
+    fitted = ridge.fit(x, 2.0 * wanted - 1.0, seed=hyperparameters["seed"])
+    scale = ridge.softmax_scale(fitted.left_out, wanted[fitted.left_out_rows])
+    model.layers[-1].set_weights([scale * fitted.weights, scale * fitted.bias])
+    return {"penalty": fitted.penalty, "scale": scale}
 
 
 def convolutional(keras: Any, hyperparameters: dict[str, Any], input_shape: tuple[int, ...]) -> Any:

@@ -18,6 +18,7 @@ import os
 import platform
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,11 @@ def prepare_data(job: Job) -> dict[str, Any]:
             "features=kernels fits its biases to the training rows, and sharded hosts each hold "
             "other rows: use DISTRIBUTION=replicated (FullyReplicated), or other features"
         )
+    if hosts.size > 1 and solved_in_closed_form(job.hyperparameters):
+        raise UserError(
+            f"model={job.hyperparameters.get('model')} is solved in closed form on one host's rows: "
+            "train it on one instance (INSTANCES=1), or choose a model trained by epochs"
+        )
     share = None if hosts.size == 1 or job.sharded else (hosts.index, hosts.size)
     data = training_data.load_data(job.paths, job.hyperparameters, task, share, read_test=hosts.is_chief)
     on_hosts = (
@@ -231,7 +237,11 @@ def build(
         f"training: model={model.name} parameters={model.count_params()} precision={job.precision} "
         f"batch_size={job.batch_size}{'' if hyperparameters['batch_size'] else ' (auto)'}"
         + (f" x {distribution.replicas} replicas" if distribution.replicas > 1 else "")
-        + f" epochs<={hyperparameters['epochs']} patience={hyperparameters['patience']}",
+        + (
+            " solved in closed form"
+            if solved_in_closed_form(hyperparameters)
+            else f" epochs<={hyperparameters['epochs']} patience={hyperparameters['patience']}"
+        ),
         flush=True,
     )
     return model, history, checkpoints
@@ -276,6 +286,10 @@ def train(
         return best.patience_spent(history, patience)
 
     metrics = task.metrics(keras)
+    if solved_in_closed_form(hyperparameters):
+        if not history:  # a resumed job's checkpoint holds the solved weights
+            after_epoch(solve(data, keras, model, hyperparameters, metrics))
+        return 1
     # A job resumed after its patience ran out goes straight to saving the kept epoch.
     try:
         interrupted = not best.patience_spent(history, patience) and loop.fit(
@@ -308,6 +322,31 @@ def train(
             flush=True,
         )
     return kept_epoch
+
+
+def solved_in_closed_form(hyperparameters: dict[str, Any]) -> bool:
+    """Whether task.py solves this model's weights (task.solve) rather than training epochs;
+    a task.py of your own may leave task.solved out."""
+    solved = getattr(task, "solved", None)
+    return bool(solved and solved(hyperparameters))
+
+
+def solve(
+    data: dict[str, Any], keras: Any, model: Any, hyperparameters: dict[str, Any], metrics: dict[str, Any]
+) -> dict[str, float]:
+    """task.solve on the training rows, logged as the one epoch: its loss and metrics on the
+    training and validation rows, as an epoch's."""
+    started = time.monotonic()
+    print_solved(task.solve(model, data["x_train"], data["y_train"], hyperparameters))
+    row = {"epoch": 1, **loop.evaluate(keras, model, data["x_train"], data["y_train"], metrics)}
+    if len(data["x_val"]):
+        validated = loop.evaluate(keras, model, data["x_val"], data["y_val"], metrics)
+        row.update({f"val_{name}": value for name, value in validated.items()})
+    return {**row, "time": round(time.monotonic() - started, 3)}
+
+
+def print_solved(chosen: dict[str, float]) -> None:
+    print("solved: " + " ".join(f"{name}={value:.6g}" for name, value in chosen.items()), flush=True)
 
 
 def publish(
@@ -379,6 +418,10 @@ def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution
     # The rows once, not twice: they replace data's own, which publish reads the shape of alone
     # (make bench's peak memory on 131 MB of recordings: 4.0 GB to 3.5 GB with the kernels).
     data.update(rows)
+    if solved_in_closed_form(hyperparameters):
+        print(f"refit: solved again on {len(rows['x_train'])} training and validation rows", flush=True)
+        print_solved(task.solve(model, rows["x_train"], rows["y_train"], hyperparameters))
+        return model
     print(
         f"refit: a new network on {len(rows['x_train'])} training and validation rows, epochs={kept_epoch}",
         flush=True,

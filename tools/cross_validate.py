@@ -60,6 +60,7 @@ CANDIDATES: dict[str, dict[str, str]] = {
         "patience": "0",
         "refit": "1",
     },
+    "kernels+ridge+refit": {"features": "kernels", "model": "ridge", "refit": "1"},
 }
 
 
