@@ -62,7 +62,7 @@ HYPERPARAMETERS: dict[str, Any] = {
 }
 # (low, high) is an inclusive range; a tuple of strings lists the accepted values.
 ACCEPTED: dict[str, tuple[Any, ...]] = {
-    "features": transform.FEATURES,
+    "features": ("auto", *transform.FEATURES),
     "channels": (1, 10_000),
     "validation_fraction": (0.0, 0.9),
     "model": ("mlp", "cnn", "linear", "ridge"),

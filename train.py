@@ -134,10 +134,11 @@ def prepare_data(job: Job) -> dict[str, Any]:
     """The task's inputs and targets. With FullyReplicated input every host holds every file
     and trains on its share of the rows; with ShardedByS3Key each trains on all of its own."""
     hosts = job.hosts
-    if hosts.size > 1 and job.sharded and job.hyperparameters["features"] == "kernels":
+    if hosts.size > 1 and job.sharded and (kind := job.hyperparameters["features"]) in ("kernels", "auto"):
         raise UserError(
-            "features=kernels fits its biases to the training rows, and sharded hosts each hold "
-            "other rows: use DISTRIBUTION=replicated (FullyReplicated), or other features"
+            f"features={kind} fits {'its biases' if kind == 'kernels' else 'its choice'} to the training "
+            "rows, and sharded hosts each hold other rows: use DISTRIBUTION=replicated "
+            "(FullyReplicated), or other features"
         )
     if hosts.size > 1 and solved_in_closed_form(job.hyperparameters):
         raise UserError(
@@ -157,6 +158,8 @@ def prepare_data(job: Job) -> dict[str, Any]:
         + (on_hosts if hosts.size > 1 else ""),
         flush=True,
     )
+    if data["choice"]:
+        print(data["choice"], flush=True)
     for warning in data["warnings"]:
         print(f"warning: {warning}", flush=True)
     return data
@@ -368,7 +371,7 @@ def publish(
         "input_shape": data["input_shape"],
         "names": data["names"],
         "features": {
-            "transform": hyperparameters["features"],
+            "transform": data["transform"],
             "channels": data["channels"],
             **({"fitted": data["fitted"]} if data["fitted"] is not None else {}),
             "shape": [int(size) for size in data["x_train"].shape[1:]],

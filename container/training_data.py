@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from container import concatenated, holdout, recordings, transform
+from container import concatenated, feature_choice, holdout, recordings, transform
 from container.memory_budget import Budget
 from container.sagemaker_env import Paths, UserError, input_data_config
 
@@ -60,6 +60,14 @@ def load_data(
             "channels, set the channels hyperparameter to their number"
         )
 
+    choice = None
+    if kind == "auto":
+        kind, errors = feature_choice.chosen(
+            training.train.x, targets(training.train.y, "training"), n_channels, hyperparameters["seed"]
+        )
+        choice = f"features=auto chose {kind}: ridge leave-one-out error " + ", ".join(
+            f"{name} {error:.4g}" for name, error in errors.items()
+        )
     fitted = transform.fit(training.train.x, kind, n_channels, hyperparameters["seed"])
 
     def features_of(rows: recordings.Rows, name: str) -> np.ndarray:
@@ -155,11 +163,13 @@ def load_data(
         "y_test": y_test,
         "input_shape": [int(size) for size in shape],
         "channels": int(recording_channels),
+        "transform": kind,
         "fitted": fitted,
         "names": names,
         "mean": mean,
         "std": std,
         "warnings": warnings,
+        "choice": choice,
     }
 
 

@@ -190,14 +190,17 @@ def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_on
     assert metadata["mean"] == pytest.approx(every_row.mean(axis=0).tolist(), rel=1e-3, abs=1e-3)
 
 
-def test_sharded_input_with_the_default_kernels_is_refused_on_every_host_in_one_line(tmp_path):
-    trees = host_trees(tmp_path, {"epochs": "1"}, distribution="ShardedByS3Key")
+@pytest.mark.parametrize(("features", "fitted"), [("kernels", "its biases"), ("auto", "its choice")])
+def test_sharded_input_with_features_fitted_to_the_rows_is_refused_on_every_host_in_one_line(
+    tmp_path, features, fitted
+):
+    trees = host_trees(tmp_path, {"epochs": "1", "features": features}, distribution="ShardedByS3Key")
 
     finish(start_hosts(trees))
 
     for tree in trees:
         reason = tree.failure_file.read_text()
-        assert reason.startswith("features=kernels fits its biases to the training rows, and sharded hosts")
+        assert reason.startswith(f"features={features} fits {fitted} to the training rows, and sharded hosts")
         assert "DISTRIBUTION=replicated" in reason and reason.count("\n") == 1
 
 

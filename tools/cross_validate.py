@@ -61,6 +61,7 @@ CANDIDATES: dict[str, dict[str, str]] = {
         "refit": "1",
     },
     "kernels+ridge+refit": {"features": "kernels", "model": "ridge", "refit": "1"},
+    "auto+ridge+refit": {"features": "auto", "model": "ridge", "refit": "1"},
 }
 
 
