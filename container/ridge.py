@@ -20,9 +20,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from container.sagemaker_env import UserError
+
 PENALTIES = np.logspace(-3, 3, 10)  # as MiniRocket's RidgeClassifierCV tries them
 DUAL_ROWS = 4_096  # the Gram matrix is rows x rows; past this, a sample chooses the penalty
 BLOCK_ROWS = 1_024  # rows multiplied at a time, in float64
+PRIMAL_BYTES = 2 * 2**30  # the normal equations' features x features matrix, at most
 
 
 @dataclass
@@ -51,9 +54,16 @@ def fit(
     x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     y = np.asarray(targets, dtype=np.float64).reshape(len(x), -1)
     if len(x) < 2:
-        raise ValueError("a ridge fit needs at least 2 rows")
+        raise UserError(f"a ridge fit needs at least 2 training rows, and there is {len(x)}: add rows")
     if len(x) <= dual_rows:
         return _dual(x, y, np.arange(len(x)), penalties)
+    width = x.shape[1]
+    if 8 * width**2 > PRIMAL_BYTES:
+        raise UserError(
+            f"a ridge fit on {len(x)} rows of {width} features solves a {width} x {width} matrix "
+            f"({8 * width**2 / 2**30:.1f} GiB, more than {PRIMAL_BYTES / 2**30:.0f}): use fewer features, "
+            f"at most {dual_rows} training rows, or a model trained by epochs"
+        )
     rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:dual_rows])
     chosen = _dual(x[rows], y[rows], rows, penalties)
     weights, bias = _primal(x, y, chosen.penalty)

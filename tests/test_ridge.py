@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from container import ridge
+from container.sagemaker_env import UserError
 
 
 def rows(count: int, width: int, outputs: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +94,17 @@ def test_the_sample_is_drawn_by_seed():
 def test_one_row_is_refused():
     x, y = rows(1, 4)
 
-    with pytest.raises(ValueError, match="at least 2 rows"):
+    with pytest.raises(UserError, match="at least 2 training rows, and there is 1: add rows"):
         ridge.fit(x, y)
+
+
+def test_more_rows_than_the_dual_takes_of_features_too_wide_to_solve_are_refused_in_one_line():
+    _, y = rows(12, 4)
+    wide = np.zeros((12, 20_000), dtype=np.float32)  # 20,000 squared float64 is 3 GiB
+
+    with pytest.raises(UserError, match=r"solves a 20000 x 20000 matrix \(3.0 GiB") as refused:
+        ridge.fit(wide, y, dual_rows=10)
+    assert "\n" not in str(refused.value)
 
 
 def test_a_feature_constant_over_the_rows_changes_nothing():
