@@ -189,6 +189,11 @@ def solve(model: Any, x: Any, wanted: Any, hyperparameters: dict[str, Any]) -> d
     penalty chosen left one out (container/ridge.py), scaled so that the softmax's
     probabilities fit the rows left out. Returns what was chosen, for the log."""
     wanted = np.asarray(wanted)
+    if wanted.ndim != 2 or wanted.shape[1] < 2:
+        raise UserError(
+            "model=ridge solves a softmax over one-hot targets of two classes or more: use model=linear "
+            "with other targets"
+        )
     fitted = ridge.fit(x, 2.0 * wanted - 1.0, seed=hyperparameters["seed"])
     scale = ridge.softmax_scale(fitted.left_out, wanted[fitted.left_out_rows])
     model.layers[-1].set_weights([scale * fitted.weights, scale * fitted.bias])

@@ -134,15 +134,15 @@ def prepare_data(job: Job) -> dict[str, Any]:
     """The task's inputs and targets. With FullyReplicated input every host holds every file
     and trains on its share of the rows; with ShardedByS3Key each trains on all of its own."""
     hosts = job.hosts
-    if hosts.size > 1 and job.sharded and (kind := job.hyperparameters["features"]) in ("kernels", "auto"):
+    fitted_to_rows = {"kernels": "its biases", "auto": "its choice"}
+    if hosts.size > 1 and job.sharded and (kind := job.hyperparameters["features"]) in fitted_to_rows:
         raise UserError(
-            f"features={kind} fits {'its biases' if kind == 'kernels' else 'its choice'} to the training "
-            "rows, and sharded hosts each hold other rows: use DISTRIBUTION=replicated "
-            "(FullyReplicated), or other features"
+            f"features={kind} fits {fitted_to_rows[kind]} to the training rows, and sharded hosts each "
+            "hold other rows: use DISTRIBUTION=replicated (FullyReplicated), or other features"
         )
     if hosts.size > 1 and solved_in_closed_form(job.hyperparameters):
         raise UserError(
-            f"model={job.hyperparameters.get('model')} is solved in closed form on one host's rows: "
+            "the model is solved in closed form (task.solved) on one host's rows: "
             "train it on one instance (INSTANCES=1), or choose a model trained by epochs"
         )
     share = None if hosts.size == 1 or job.sharded else (hosts.index, hosts.size)
@@ -263,7 +263,8 @@ def train(
     import tensorflow as tf
 
     hyperparameters, hosts = job.hyperparameters, job.hosts
-    epochs, patience = hyperparameters["epochs"], hyperparameters["patience"]
+    solved = solved_in_closed_form(hyperparameters)
+    epochs, patience = 1 if solved else hyperparameters["epochs"], hyperparameters["patience"]
     save_every_epoch = checkpointing_requested(job.paths)
     validation_rows = distribution.all_reduce(len(data["x_val"]))[0]
     watched, goal = task.EARLY_STOPPING
@@ -289,9 +290,15 @@ def train(
         return best.patience_spent(history, patience)
 
     metrics = task.metrics(keras)
-    if solved_in_closed_form(hyperparameters):
+    if solved:
+        if len(history) > 1:
+            raise UserError(
+                f"the checkpoint in {job.paths.checkpoints} holds {len(history)} epochs of a model trained "
+                "by epochs, and this model is solved in one (task.solved): resume with the "
+                "hyperparameters it was trained with, or delete the checkpoint folder to start afresh"
+            )
         if not history:  # a resumed job's checkpoint holds the solved weights
-            after_epoch(solve(data, keras, model, hyperparameters, metrics))
+            after_epoch(solved_epoch(data, keras, model, hyperparameters, metrics))
         return 1
     # A job resumed after its patience ran out goes straight to saving the kept epoch.
     try:
@@ -331,10 +338,16 @@ def solved_in_closed_form(hyperparameters: dict[str, Any]) -> bool:
     """Whether task.py solves this model's weights (task.solve) rather than training epochs;
     a task.py of your own may leave task.solved out."""
     solved = getattr(task, "solved", None)
-    return bool(solved and solved(hyperparameters))
+    if not (solved and solved(hyperparameters)):
+        return False
+    if not callable(getattr(task, "solve", None)):
+        raise UserError(
+            "task.solved says the model is solved, but task.py has no solve(model, x, wanted, ...)"
+        )
+    return True
 
 
-def solve(
+def solved_epoch(
     data: dict[str, Any], keras: Any, model: Any, hyperparameters: dict[str, Any], metrics: dict[str, Any]
 ) -> dict[str, float]:
     """task.solve on the training rows, logged as the one epoch: its loss and metrics on the
@@ -399,7 +412,8 @@ def publish(
 def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution, kept_epoch: int) -> Any:
     """refit=1: once early stopping has chosen the epoch count, a fresh network (same seed)
     trained that many epochs on the training and validation rows together, so the rows held
-    out for validation train too. None when refit is off or there are no validation rows.
+    out for validation train too; a model task.py solves is solved again on them. None when
+    refit is off or there are no validation rows.
 
     Its epochs are logged as refit=N/M, which the metric definitions do not read, and are
     not checkpointed: a job stopped while refitting refits again when it resumes. data's
@@ -422,6 +436,10 @@ def refit(job: Job, data: dict[str, Any], keras: Any, distribution: Distribution
     # (make bench's peak memory on 131 MB of recordings: 4.0 GB to 3.5 GB with the kernels).
     data.update(rows)
     if solved_in_closed_form(hyperparameters):
+        if job.stop_requested:  # the solved epoch is written; a resumed job solves again from it
+            raise Stopped(
+                "stopped by SIGTERM after solving, before solving again on every row; no model written"
+            )
         print(f"refit: solved again on {len(rows['x_train'])} training and validation rows", flush=True)
         print_solved(task.solve(model, rows["x_train"], rows["y_train"], hyperparameters))
         return model

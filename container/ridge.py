@@ -15,7 +15,6 @@ drawn by seed, and the fit on every row solves the features' normal equations in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +24,7 @@ from container.sagemaker_env import UserError
 PENALTIES = np.logspace(-3, 3, 10)  # as MiniRocket's RidgeClassifierCV tries them
 DUAL_ROWS = 4_096  # the Gram matrix is rows x rows; past this, a sample chooses the penalty
 BLOCK_ROWS = 1_024  # rows multiplied at a time, in float64
-PRIMAL_BYTES = 2 * 2**30  # the normal equations' features x features matrix, at most
+PRIMAL_BYTES = 3 * 2**30  # the normal equations' features x features matrices (2 at once), at most
 
 
 @dataclass
@@ -51,18 +50,18 @@ def fit(
     left_out holds the leave-one-out outputs of the rows the penalty was chosen on
     (left_out_rows): every row, or dual_rows of them drawn by seed.
     """
+    if len(x) < 2:
+        raise UserError(f"a ridge fit needs at least 2 training rows, not {len(x)}: add rows")
     x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     y = np.asarray(targets, dtype=np.float64).reshape(len(x), -1)
-    if len(x) < 2:
-        raise UserError(f"a ridge fit needs at least 2 training rows, and there is {len(x)}: add rows")
     if len(x) <= dual_rows:
         return _dual(x, y, np.arange(len(x)), penalties)
     width = x.shape[1]
-    if 8 * width**2 > PRIMAL_BYTES:
+    if 2 * 8 * width**2 > PRIMAL_BYTES:
         raise UserError(
             f"a ridge fit on {len(x)} rows of {width} features solves a {width} x {width} matrix "
-            f"({8 * width**2 / 2**30:.1f} GiB, more than {PRIMAL_BYTES / 2**30:.0f}): use fewer features, "
-            f"at most {dual_rows} training rows, or a model trained by epochs"
+            f"(twice {8 * width**2 / 2**30:.1f} GiB, more than {PRIMAL_BYTES / 2**30:.0f} in all): use "
+            f"fewer features, at most {dual_rows} training rows, or a model trained by epochs"
         )
     rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:dual_rows])
     chosen = _dual(x[rows], y[rows], rows, penalties)
@@ -84,31 +83,41 @@ def _dual(
     # eigenvalue above every other, it is the last eigenvector, exactly, and is left out of
     # the fit: the intercept is not penalised, and is fitted by the centring alone.
     ones = np.full(len(x), 1.0 / np.sqrt(len(x)))
-    above = np.trace(gram) + 1.0
+    above = 2.0 * np.trace(gram) + 1.0
     eigenvalues, vectors = np.linalg.eigh(gram + above * np.outer(ones, ones))
     eigenvalues, vectors = np.maximum(eigenvalues[:-1], 0.0), vectors[:, :-1]
     projected = vectors.T @ centred_y
     squared_vectors = np.square(vectors)
-    best: tuple[float, float, Any] | None = None
+    best: tuple[float, float, npt.NDArray[np.float64]] | None = None
     for penalty in np.atleast_1d(penalties):
-        # A row's leave-one-out residual is its residual over one minus its leverage. Both
-        # are computed from penalty / (eigenvalue + penalty): subtracting a fit from the
-        # targets, or a leverage from one, would cancel away every digit when the penalty is
-        # small beside the eigenvalues.
-        unexplained = penalty / (eigenvalues + penalty)
-        residuals = vectors @ (unexplained[:, np.newaxis] * projected)
-        left_out = residuals / (squared_vectors @ unexplained)[:, np.newaxis]
+        left_out = _left_out_residuals(eigenvalues, vectors, squared_vectors, projected, float(penalty))
         error = float(np.mean(np.square(left_out)))
         if np.isfinite(error) and (best is None or error < best[0]):
             best = (error, float(penalty), left_out)
     if best is None:
-        raise ValueError("no penalty gives finite leave-one-out residuals")
+        raise UserError("no ridge penalty fits the training rows with finite errors: rescale the recordings")
     _, penalty, left_out = best
     # The dual coefficients: weights = centred x^T @ coefficients.
     coefficients = vectors @ (projected / (eigenvalues + penalty)[:, np.newaxis])
     weights = _transposed_product(x, mean, coefficients)
     bias = y_mean - mean @ weights
     return Fit(weights, bias, penalty, y - left_out, rows)
+
+
+def _left_out_residuals(
+    eigenvalues: npt.NDArray[np.float64],
+    vectors: npt.NDArray[np.float64],
+    squared_vectors: npt.NDArray[np.float64],
+    projected: npt.NDArray[np.float64],
+    penalty: float,
+) -> npt.NDArray[np.float64]:
+    """Each row's residual from the fit to the other rows: its residual over one minus its
+    leverage. Both come from penalty / (eigenvalue + penalty): subtracting a fit from the
+    targets, or a leverage from one, would cancel away every digit when the penalty is small
+    beside the eigenvalues."""
+    unexplained = penalty / (eigenvalues + penalty)
+    residuals = vectors @ (unexplained[:, np.newaxis] * projected)
+    return residuals / (squared_vectors @ unexplained)[:, np.newaxis]
 
 
 def _primal(
@@ -120,12 +129,14 @@ def _primal(
     width = x.shape[1]
     covariance = np.zeros((width, width))
     cross = np.zeros((width, y.shape[1]))
+    product = np.empty_like(covariance)  # each block's, summed in place: two matrices, not three
     for start in range(0, len(x), BLOCK_ROWS):
         block = x[start : start + BLOCK_ROWS] - mean
-        covariance += block.T @ block
+        covariance += np.matmul(block.T, block, out=product)
         cross += block.T @ (y[start : start + BLOCK_ROWS] - y_mean)
+    del product
     covariance[np.diag_indices(width)] += penalty
-    weights = np.linalg.solve(covariance, cross)
+    weights = np.linalg.solve(covariance, cross)  # a copy of covariance: the second matrix
     return weights, y_mean - mean @ weights
 
 

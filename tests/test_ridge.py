@@ -91,10 +91,11 @@ def test_the_sample_is_drawn_by_seed():
     assert first.left_out_rows.tolist() != other.left_out_rows.tolist()
 
 
-def test_one_row_is_refused():
-    x, y = rows(1, 4)
+@pytest.mark.parametrize("count", [0, 1])
+def test_fewer_than_two_rows_are_refused_in_one_line(count):
+    x, y = rows(count, 4)
 
-    with pytest.raises(UserError, match="at least 2 training rows, and there is 1: add rows"):
+    with pytest.raises(UserError, match=f"at least 2 training rows, not {count}: add rows"):
         ridge.fit(x, y)
 
 
@@ -102,7 +103,7 @@ def test_more_rows_than_the_dual_takes_of_features_too_wide_to_solve_are_refused
     _, y = rows(12, 4)
     wide = np.zeros((12, 20_000), dtype=np.float32)  # 20,000 squared float64 is 3 GiB
 
-    with pytest.raises(UserError, match=r"solves a 20000 x 20000 matrix \(3.0 GiB") as refused:
+    with pytest.raises(UserError, match=r"solves a 20000 x 20000 matrix \(twice 3.0 GiB") as refused:
         ridge.fit(wide, y, dual_rows=10)
     assert "\n" not in str(refused.value)
 

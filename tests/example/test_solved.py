@@ -33,7 +33,7 @@ def test_ridge_solves_the_weights_in_one_logged_epoch_and_solves_again_on_every_
     assert any(
         line.startswith("training: model=eeg_ridge ") and "solved in closed form" in line for line in lines
     )
-    assert [line.split()[0] for line in lines if line.startswith("epoch=")] == ["epoch=1/100"]
+    assert [line.split()[0] for line in lines if line.startswith("epoch=")] == ["epoch=1/1"]
     assert sum(line.startswith("solved: penalty=") for line in lines) == 2
     assert any(line.startswith("refit: solved again on ") for line in lines)
     with (tree.base / "output/data/history.csv").open() as file:
@@ -111,5 +111,37 @@ def test_ridge_on_several_hosts_is_refused_on_every_host_in_one_line(tmp_path):
 
     for tree in trees:
         reason = tree.failure_file.read_text()
-        assert reason.startswith("model=ridge is solved in closed form on one host's rows")
+        assert reason.startswith("the model is solved in closed form (task.solved) on one host's rows")
         assert "INSTANCES=1" in reason and reason.count("\n") == 1
+
+
+@pytest.mark.parametrize("wanted", [np.ones(8), np.ones((8, 1))], ids=["flat", "one column"])
+def test_targets_that_are_not_one_hot_classes_are_refused_in_one_line(wanted):
+    hyperparameters = {**task.HYPERPARAMETERS, "model": "ridge"}
+    model = task.build_model(keras, hyperparameters, (4,), ["a", "b"])
+
+    with pytest.raises(task.UserError, match="one-hot targets of two classes or more: use model=linear"):
+        task.solve(model, np.ones((8, 4), dtype=np.float32), wanted, hyperparameters)
+
+
+def test_a_checkpoint_of_epochs_resumed_as_a_solved_model_is_refused_in_one_line(tmp_path):
+    tree = new_opt_ml(tmp_path / "opt ml")
+    (tree.base / "input/config/checkpointconfig.json").write_text(json.dumps(CHECKPOINT_CONFIG))
+    tree.hyperparameters({"model": "linear", "epochs": "2", "batch_size": "8"})
+    assert tree.run().returncode == 0
+    tree.hyperparameters({"model": "ridge"})
+
+    again = tree.run()
+
+    assert again.returncode != 0
+    reason = tree.failure_file.read_text()
+    assert "holds 2 epochs of a model trained by epochs" in reason and reason.count("\n") == 1
+
+
+def test_a_task_that_says_solved_without_a_solve_is_refused_in_one_line(monkeypatch):
+    import train
+
+    monkeypatch.delattr(task, "solve")
+
+    with pytest.raises(task.UserError, match=r"task\.py has no solve"):
+        train.solved_in_closed_form({**task.HYPERPARAMETERS, "model": "ridge"})
