@@ -14,10 +14,11 @@ What it holds, top to bottom:
 - answers, score: how the model's outputs read as answers, served and in make predict.
 
 This one holds four examples, chosen by the model hyperparameter:
-- linear (the default): a softmax over the classes straight on the features of each
-  recording (by default MiniRocket's random convolutions), categorical cross-entropy;
-- ridge: the same softmax, its weights solved in closed form (solve below) rather than
-  trained by epochs, as MiniRocket's own classifier is;
+- ridge (the default): a softmax over the classes straight on the features of each
+  recording (by default MiniRocket's random convolutions or the spectrum, whichever fits
+  better), its weights solved in closed form (solve below), as MiniRocket's own classifier
+  is, rather than trained by epochs;
+- linear: the same softmax trained by epochs on categorical cross-entropy;
 - mlp: the original Keras MLP on the same features (set patience=10 with it: the
   cross-validation that chose every-epoch training chose it for the linear head);
 - cnn: a compact 1-D convolutional network on the recordings as they are, (channels,
@@ -41,17 +42,20 @@ from container.sagemaker_env import UserError
 
 HYPERPARAMETERS: dict[str, Any] = {
     # The defaults were chosen by cross-validation on twenty real sets' training splits
-    # (docs/performance.md, "The collection"): kernels, the linear head, every epoch, refit.
+    # (docs/performance.md, "The collection"): features chosen by the ridge head, solved.
     # data
-    "features": "kernels",  # kernels: random convolutions per channel; timefreq; fft; raw; recording
+    # auto: kernels or fft, whichever the ridge fit predicts better left one out; kernels:
+    # random convolutions per channel; timefreq; fft; raw; recording
+    "features": "auto",
     "channels": 1,  # channels each 2-D row concatenates, one after another; 3-D arrays give their own
     "validation_fraction": 0.2,  # share of training rows held out when there is no validation channel
     # model
-    # linear: a softmax straight on the features; ridge: the same, solved in closed form, no
-    # epochs; mlp: the original Dense 1024-512-256-64, tanh; cnn: 1-D convolutions
-    "model": "linear",
+    # ridge: a softmax straight on the features, solved in closed form, no epochs; linear:
+    # the same, trained by epochs; mlp: the original Dense 1024-512-256-64, tanh; cnn: 1-D
+    # convolutions
+    "model": "ridge",
     "members": 1,  # mlp networks side by side, trained on their averaged prediction (see build_model)
-    # training: the loop in container/ reads these names
+    # training by epochs (not model=ridge): the loop in container/ reads these names
     "epochs": 100,
     "patience": 0,  # stop after this many epochs without a better EARLY_STOPPING metric; 0: run every epoch
     "refit": 1,  # 1: then train a new network on training and validation rows for the epochs kept
@@ -65,7 +69,7 @@ ACCEPTED: dict[str, tuple[Any, ...]] = {
     "features": ("auto", *transform.FEATURES),
     "channels": (1, 10_000),
     "validation_fraction": (0.0, 0.9),
-    "model": ("mlp", "cnn", "linear", "ridge"),
+    "model": ("ridge", "linear", "mlp", "cnn"),
     "members": (1, 16),
     "epochs": (1, 100_000),
     "patience": (0, 100_000),

@@ -132,7 +132,8 @@ def read_job(paths: Paths, stop_requested: list[int]) -> Job:
 
 def prepare_data(job: Job) -> dict[str, Any]:
     """The task's inputs and targets. With FullyReplicated input every host holds every file
-    and trains on its share of the rows; with ShardedByS3Key each trains on all of its own."""
+    and trains on its share of the rows (a solved model: on all of them); with ShardedByS3Key
+    each trains on all of its own."""
     hosts = job.hosts
     fitted_to_rows = {"kernels": "its biases", "auto": "its choice"}
     if hosts.size > 1 and job.sharded and (kind := job.hyperparameters["features"]) in fitted_to_rows:
@@ -140,12 +141,14 @@ def prepare_data(job: Job) -> dict[str, Any]:
             f"features={kind} fits {fitted_to_rows[kind]} to the training rows, and sharded hosts each "
             "hold other rows: use DISTRIBUTION=replicated (FullyReplicated), or other features"
         )
-    if hosts.size > 1 and solved_in_closed_form(job.hyperparameters):
+    solved = solved_in_closed_form(job.hyperparameters)
+    if hosts.size > 1 and job.sharded and solved:
         raise UserError(
-            "the model is solved in closed form (task.solved) on one host's rows: "
-            "train it on one instance (INSTANCES=1), or choose a model trained by epochs"
+            "the model is solved in closed form (task.solved) on every training row, and sharded "
+            "hosts each hold other rows: use DISTRIBUTION=replicated (FullyReplicated), or one instance"
         )
-    share = None if hosts.size == 1 or job.sharded else (hosts.index, hosts.size)
+    # A solved model is solved on every row, the same on every host: there are no steps to share.
+    share = None if hosts.size == 1 or job.sharded or solved else (hosts.index, hosts.size)
     data = training_data.load_data(job.paths, job.hyperparameters, task, share, read_test=hosts.is_chief)
     on_hosts = (
         f" host={hosts.current_host} ({hosts.index + 1} of {hosts.size}, "
@@ -238,12 +241,12 @@ def build(
         )
     print(
         f"training: model={model.name} parameters={model.count_params()} precision={job.precision} "
-        f"batch_size={job.batch_size}{'' if hyperparameters['batch_size'] else ' (auto)'}"
-        + (f" x {distribution.replicas} replicas" if distribution.replicas > 1 else "")
         + (
-            " solved in closed form"
+            "solved in closed form"
             if solved_in_closed_form(hyperparameters)
-            else f" epochs<={hyperparameters['epochs']} patience={hyperparameters['patience']}"
+            else f"batch_size={job.batch_size}{'' if hyperparameters['batch_size'] else ' (auto)'}"
+            + (f" x {distribution.replicas} replicas" if distribution.replicas > 1 else "")
+            + f" epochs<={hyperparameters['epochs']} patience={hyperparameters['patience']}"
         ),
         flush=True,
     )

@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
+import task
 from conftest import (
     fails_cleanly,
     leave_an_earlier_model,
@@ -181,7 +182,7 @@ def test_zero_epochs_is_reported_with_the_accepted_range(opt_ml):
 def test_an_unknown_feature_transform_is_reported_with_the_choices(opt_ml):
     opt_ml.hyperparameters({"features": "wavelet"})
 
-    fails_cleanly(opt_ml, "one of timefreq, fft, raw")
+    fails_cleanly(opt_ml, "features='wavelet'", "use one of " + ", ".join(task.ACCEPTED["features"]))
 
 
 def test_a_read_only_model_folder_is_refused_before_the_first_epoch(opt_ml):

@@ -14,8 +14,14 @@ import pytest
 
 import task
 from conftest import TRAIN, fails_cleanly, replace_training_file
-from container import loop, native_log, transform
+from container import feature_choice, loop, native_log, transform
 from container.sagemaker_env import metric_definitions, metric_patterns
+
+
+def default_transforms() -> tuple[str, ...]:
+    """The transforms the default features may save: itself, or auto's choice."""
+    default = task.HYPERPARAMETERS["features"]
+    return feature_choice.CHOICES if default == "auto" else (default,)
 
 
 def test_training_writes_the_model_metadata_and_history(opt_ml):
@@ -26,9 +32,9 @@ def test_training_writes_the_model_metadata_and_history(opt_ml):
     metadata = opt_ml.metadata()
     assert metadata["input_shape"] == [4, 500]
     assert metadata["names"] == ["0", "1"]
-    assert metadata["features"]["transform"] == task.HYPERPARAMETERS["features"]
+    assert metadata["features"]["transform"] in default_transforms()
     assert metadata["features"]["channels"] == 4
-    width = transform.width((4, 500), task.HYPERPARAMETERS["features"])
+    width = transform.width((4, 500), metadata["features"]["transform"])
     assert len(metadata["features"]["mean"]) == metadata["features"]["shape"][0] == width
     assert set(metadata["metrics"]) >= {"loss", "accuracy", "test_loss", "test_accuracy"}
     rows = list(csv.DictReader((opt_ml.base / "output/data/history.csv").open()))
@@ -233,7 +239,7 @@ def test_rows_that_concatenate_channels_are_split_by_the_channels_hyperparameter
     assert result.returncode == 0, result.stderr
     metadata = opt_ml.metadata()
     assert metadata["input_shape"] == [2000] and metadata["features"]["channels"] == 4
-    assert metadata["features"]["shape"] == [transform.width((2000,), task.HYPERPARAMETERS["features"], 4)]
+    assert metadata["features"]["shape"] == [transform.width((2000,), metadata["features"]["transform"], 4)]
 
 
 def test_a_channels_hyperparameter_that_contradicts_three_dimensional_recordings_is_refused(opt_ml):

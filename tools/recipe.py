@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import task
-from container import holdout, loop, transform
+from container import feature_choice, holdout, loop, transform
 from tools import collection
 
 ORIGINAL = {
@@ -47,9 +47,13 @@ def compiled(keras: Any, config: dict[str, Any], width: int) -> Any:
 
 def inputs(data: collection.RealSet) -> Inputs:
     defaults = task.HYPERPARAMETERS
-    # ./train's split, which finds copies among the default features
-    fitted = transform.fit(data.x_train, defaults["features"], defaults["channels"], defaults["seed"])
-    default_features = transform.features(data.x_train, defaults["features"], defaults["channels"], fitted)
+    # ./train's split, which finds copies among the default features (auto's choice: its own)
+    kind, channels, seed = defaults["features"], defaults["channels"], defaults["seed"]
+    if kind == "auto":
+        wanted = task.targets(data.y_train, task.classes(data.y_train), defaults)
+        kind, _ = feature_choice.chosen(data.x_train, wanted, channels, seed)
+    fitted = transform.fit(data.x_train, kind, channels, seed)
+    default_features = transform.features(data.x_train, kind, channels, fitted)
     fit_rows, val_rows = holdout.validation_split(
         holdout.digests(default_features), defaults["validation_fraction"], defaults["seed"]
     )

@@ -11,6 +11,7 @@ RESULTS = {
     "throughput": {
         name: {
             "features": features,
+            "model": model,
             "precision": precision,
             "batch_size": batch,
             "parameters": parameters,
@@ -19,9 +20,9 @@ RESULTS = {
             "roofline_fraction": fraction,
             "bfloat16_roofline_fraction": fraction / 2,
         }
-        for name, features, precision, batch, parameters, speed, fraction in (
-            ("original", "fft", "float32", 32, 1_698_754, 3_000, 0.12),
-            ("default", "timefreq", "bfloat16", 1024, 739_266, 60_000, 1.07),
+        for name, features, model, precision, batch, parameters, speed, fraction in (
+            ("original", "fft", "mlp", "float32", 32, 1_698_754, 3_000, 0.12),
+            ("default", "timefreq", "mlp", "bfloat16", 1024, 739_266, 60_000, 1.07),
         )
     },
     "speedup": 20.0,
@@ -66,7 +67,7 @@ RESULTS = {
 def test_the_table_shows_speed_roofline_accuracy_memory_and_make_local():
     text = bench.table(RESULTS)
 
-    assert "default (timefreq, batch 1024, bfloat16)" in text and "107%" in text
+    assert "default (timefreq, mlp, batch 1024, bfloat16)" in text and "107%" in text
     assert "20.0x samples/s, 8.7x FLOP/s" in text
     assert "never   12.0s  0.887" in text and "1.3s    1.5s  0.950" in text
     assert "- / 8.0x" in text

@@ -53,7 +53,7 @@ def test_the_table_shows_each_network_with_its_verdict():
         "rows": 16_000,
         "global_batch": 2048,
         "epochs": 6,
-        "default": scale_out.judged(one, three_seeds(0.6, 0.31), target=1.4),
+        "linear": scale_out.judged(one, three_seeds(0.6, 0.31), target=1.4),
         "mlp, members=4": scale_out.judged(one, three_seeds(0.8, 0.31), target=1.6),
     }
 

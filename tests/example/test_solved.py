@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import task
-from conftest import new_opt_ml
+from conftest import new_opt_ml, sample
 from container import ridge
 from container.serving.model import ServedModel
 
@@ -102,17 +102,32 @@ def test_the_members_of_a_ridge_model_are_refused_in_one_line():
         task.build_model(keras, hyperparameters, (8,), ["a", "b"])
 
 
-def test_ridge_on_several_hosts_is_refused_on_every_host_in_one_line(tmp_path):
+def test_ridge_on_two_replicated_hosts_is_solved_on_every_row_and_written_by_the_chief(tmp_path):
     from test_multi_host import finish, host_trees, start_hosts
 
     trees = host_trees(tmp_path, {"model": "ridge"})
+
+    outputs = finish(start_hosts(trees))
+
+    assert trees[0].model_file.exists() and not trees[1].model_file.exists()
+    every_row = len(sample()["x_train"])
+    held_out = int(every_row * task.HYPERPARAMETERS["validation_fraction"])
+    for output in outputs:
+        data = next(line for line in output.splitlines() if line.startswith("data: "))
+        assert data.split()[1:3] == [f"train={every_row - held_out}", f"validation={held_out}"]
+
+
+def test_ridge_on_sharded_hosts_is_refused_on_every_host_in_one_line(tmp_path):
+    from test_multi_host import finish, host_trees, start_hosts
+
+    trees = host_trees(tmp_path, {"model": "ridge", "features": "fft"}, distribution="ShardedByS3Key")
 
     finish(start_hosts(trees))
 
     for tree in trees:
         reason = tree.failure_file.read_text()
-        assert reason.startswith("the model is solved in closed form (task.solved) on one host's rows")
-        assert "INSTANCES=1" in reason and reason.count("\n") == 1
+        assert reason.startswith("the model is solved in closed form (task.solved) on every training row")
+        assert "DISTRIBUTION=replicated" in reason and reason.count("\n") == 1
 
 
 @pytest.mark.parametrize("wanted", [np.ones(8), np.ones((8, 1))], ids=["flat", "one column"])
