@@ -200,7 +200,9 @@ def draw(history: list[dict[str, float]], title: str, out: Path, kind: str) -> N
             for name, style in ((metric, "-"), (f"val_{metric}", "--")):
                 values = [row.get(name, math.nan) for row in history]  # a missing value is a gap
                 if any(math.isfinite(value) for value in values):
-                    ax.plot(epochs, values, style, label=name.replace("_", " "))
+                    # A point of its own where a line has none (a solved model's one epoch)
+                    marker = "o" if len(epochs) == 1 else None
+                    ax.plot(epochs, values, style, marker=marker, label=name.replace("_", " "))
             ax.axvline(kept, color="grey", linestyle=":", label=f"kept epoch {kept}")
             ax.set_xlabel("epoch")
             ax.set_ylabel(metric)

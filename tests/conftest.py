@@ -82,8 +82,8 @@ class OptMl:
 
 def by_epochs() -> dict[str, str]:
     """The setting under which task.py's model trains by epochs: none when its defaults do,
-    or when it solves no model in closed form (task.solved); else the first accepted value of
-    a hyperparameter that makes task.solved false (the example's: model=linear)."""
+    or when it solves no model in closed form (task.solved); else the first accepted choice
+    (in ACCEPTED's order) that makes task.solved false: the example's model=linear."""
     solved = getattr(task, "solved", None)
     if solved is None or not solved(task.HYPERPARAMETERS):
         return {}
@@ -93,7 +93,10 @@ def by_epochs() -> dict[str, str]:
         for value in accepted:
             if not solved({**task.HYPERPARAMETERS, name: value}):
                 return {name: value}
-    return {}
+    raise RuntimeError(
+        "task.solved holds for the default hyperparameters and for every accepted choice: the "
+        "template's tests need a model trained by epochs; make one choice of ACCEPTED train by epochs"
+    )
 
 
 def sample(rows: int = 40, seed: int = 7) -> dict[str, np.ndarray]:

@@ -238,7 +238,7 @@ DATA_FILES = [
     pytest.param(lambda d: d / "missing.csv", Refused("{path} does not exist"), id="a-missing-file"),
     pytest.param(lambda d: fifo(d / "fifo"), Refused("{path} is not a regular file"), id="a-fifo"),
     pytest.param(lambda d: Path("/dev/zero"), Refused("/dev/zero is not a regular file"), id="dev-zero"),
-    pytest.param(  # the default kernels' proportions cannot overflow; timefreq's can (below)
+    pytest.param(  # kernels' proportions (auto's choice on the sample) cannot overflow; timefreq's can
         lambda d: write(d / "loud.csv", "0," + ",".join(["1e30"] * 2000) + "\n"), 1, id="values-of-1e30"
     ),
     pytest.param(

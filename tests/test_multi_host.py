@@ -170,7 +170,7 @@ def test_a_host_that_dies_fails_the_other_with_a_clear_reason(tmp_path):
 
 
 def test_with_sharded_input_each_host_trains_on_its_own_files_standardised_as_one(tmp_path):
-    # kernels (the default) fit their biases to one set of rows, which sharded hosts do not share
+    # kernels and auto (the default) are fitted to one set of rows, which sharded hosts do not share
     trees = host_trees(tmp_path, {"epochs": "2", "features": "timefreq"}, distribution="ShardedByS3Key")
     shards = [sample(rows=40, seed=1), sample(rows=40, seed=2)]
     for tree, shard in zip(trees, shards, strict=True):

@@ -254,3 +254,16 @@ def test_a_history_reads_as_numbers_with_epoch_times_to_the_millisecond():
         {"epoch": 1.0, "loss": 0.5123, "accuracy": 0.75, "time": 0.412, "kept": 0.0},
         {"epoch": 2.0, "loss": 0.4012, "accuracy": 0.8, "time": 0.147, "kept": 1.0},
     ]
+
+
+def test_a_solved_models_one_epoch_is_drawn_as_points(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    closed = []
+    monkeypatch.setattr(plt, "close", closed.append)  # matplotlib's: keeps the figure to look at
+    history = plot.read_history("epoch,loss,val_loss,time,kept\n1,0.2,0.3,0.4,1\n", "history.csv")
+
+    plot.draw(history, "one epoch", tmp_path / "curves.png", "png")
+
+    drawn = [line for line in closed[0].axes[0].lines if line.get_label() in ("loss", "val loss")]
+    assert [line.get_marker() for line in drawn] == ["o", "o"]

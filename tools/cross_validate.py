@@ -25,7 +25,7 @@ FOLDS = 3
 SEED = 0  # the folds'; each candidate keeps ./train's own seed
 RESULTS = runs.ROOT / ".cache/cross_validation.json"
 # Hyperparameters as a job gets them, each candidate's own in full, whatever task.py's
-# defaults are now; today's defaults are kernels+linear+all-epochs+refit.
+# defaults are now; today's defaults are auto+ridge+refit.
 MLP = {"model": "mlp", "patience": "10", "refit": "0"}
 CANDIDATES: dict[str, dict[str, str]] = {
     "recipe": {**MLP, "features": "fft", "batch_size": "32", "patience": "0", "precision": "float32"},

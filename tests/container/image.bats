@@ -60,12 +60,19 @@ teardown_file() {
   remove_services_dir
 }
 
-# A copy of test_dir, the bundled /opt/ml sample, that trains for $1 epochs.
+# A copy of test_dir, the bundled /opt/ml sample, that trains for $1 epochs: under the
+# setting that makes task.py's model train by epochs, if its defaults are solved in closed
+# form (tests/conftest.py's by_epochs).
 opt_ml() {
   local tree="${BATS_TEST_TMPDIR}/opt_ml"
   cp -r "${REPO_DIR}/test_dir" "${tree}"
   rm -rf "${tree:?}/model/"* "${tree:?}/output/"*
-  echo "{\"epochs\": \"$1\", \"batch_size\": \"32\", \"patience\": \"0\"}" >"${tree}/input/config/hyperparameters.json"
+  "${REPO_DIR}/.venv/bin/python" - "${REPO_DIR}" "$1" >"${tree}/input/config/hyperparameters.json" <<'PYTHON'
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
+import conftest
+print(json.dumps({**conftest.by_epochs(), "epochs": sys.argv[2], "batch_size": "32", "patience": "0"}))
+PYTHON
   echo "${tree}"
 }
 
