@@ -233,7 +233,7 @@ manifest() {
   git -C "${REPO_DIR}" ls-files -z --cached --others --exclude-standard |
     (cd "${REPO_DIR}" && xargs -0 cp --parents -t "${copy}" --)
   printf 'HIDDEN_UNITS = (32, 16)\n' >"${copy}/container/our_layers.py"
-  sed -i -e 's/^from container import labels, transform$/from container import labels, our_layers, transform/' \
+  sed -i -e 's/^from container import labels, ridge, transform$/from container import labels, our_layers, ridge, transform/' \
     -e 's/^HIDDEN_UNITS = .*/HIDDEN_UNITS = our_layers.HIDDEN_UNITS/' "${copy}/task.py"
   run -0 grep -c "our_layers" "${copy}/task.py"
   assert_output 2
